@@ -1,0 +1,19 @@
+"""skprob: probabilistic deep-learning estimators with a scikit-learn API.
+
+Every estimator learns a full conditional distribution p(y | x) by minimising
+the negative log-likelihood and returns it as a distribution object
+(:mod:`skprob.distributions`) that can be queried, scored, plotted and sampled.
+"""
+
+from skprob import datasets, distributions, metrics
+from skprob.mixture_density import MixtureDensityRegressor
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "MixtureDensityRegressor",
+    "datasets",
+    "distributions",
+    "metrics",
+    "__version__",
+]

@@ -1,0 +1,346 @@
+"""The estimator base shared by every skprob network: parameters, validation, fit glue.
+
+A concrete estimator supplies three things: how to build its network
+(``_build_network``), how targets are encoded for training
+(``_init_target`` / ``_encode_target``), and how raw head outputs become a
+predictive distribution (``_distribution_from_params``). Everything else —
+input validation, seeding, the validation split, sample weights, warm starts,
+calling THE training loop, fitted attributes — lives here, once.
+"""
+
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin, is_classifier, is_regressor
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from skprob._torch.modules import ACTIVATIONS
+from skprob._torch.training import TrainingConfig, predict_params, train
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a :class:`torch.device`."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but CUDA is not available.")
+    return torch.device(device)
+
+
+def check_float32_range(X):
+    """Refuse inputs that would overflow when cast to the network's float32."""
+    limit = np.finfo(np.float32).max
+    if X.size and np.abs(X).max() > limit:
+        raise ValueError(
+            f"X has values of magnitude above {limit:.3g}, which overflow float32, the "
+            "precision the network computes in; rescale X (e.g. with StandardScaler)."
+        )
+
+
+def numeric_target(y):
+    """Regression targets as float64, or a ValueError naming the offending values."""
+    if y.dtype.kind in "biuf":
+        return y.astype(np.float64, copy=False)
+    try:
+        return y.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"A regressor needs numeric targets; could not convert y of dtype {y.dtype} "
+            f"to float ({exc}). For class labels use a classifier."
+        ) from exc
+
+
+def activations_per_layer(activation, hidden_layer_sizes):
+    """Expand ``activation`` (one name, or one per hidden layer) to a tuple of names."""
+    names = (activation,) * len(hidden_layer_sizes) if isinstance(activation, str) else activation
+    names = tuple(names)
+    if len(names) != len(hidden_layer_sizes):
+        raise ValueError(
+            f"activation has {len(names)} entries but hidden_layer_sizes has "
+            f"{len(hidden_layer_sizes)} layers; give one activation or one per layer."
+        )
+    unknown = sorted({name for name in names if name not in ACTIVATIONS})
+    if unknown:
+        raise ValueError(f"Unknown activation(s) {unknown}; choose from {sorted(ACTIVATIONS)}.")
+    return names
+
+
+def hidden_layers(hidden_layer_sizes):
+    """Validate ``hidden_layer_sizes`` and return it as a tuple of ints."""
+    sizes = (hidden_layer_sizes,) if np.isscalar(hidden_layer_sizes) else hidden_layer_sizes
+    sizes = tuple(sizes)
+    if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+        raise ValueError(f"hidden_layer_sizes must be positive integers, got {hidden_layer_sizes}.")
+    return sizes
+
+
+class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
+    """Base class of every skprob network estimator. Not for direct use."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS)), list, tuple],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"cosine", "constant"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [StrOptions({"cpu", "cuda", "auto"})],
+    }
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _build_network(self, n_features):
+        """Return a fresh ``ProbabilisticNetwork`` for ``n_features`` inputs."""
+
+    @abstractmethod
+    def _init_target(self, y, sample_weight, classes=None):
+        """Learn the target encoding (y scaling or ``classes_``) on the first fit."""
+
+    @abstractmethod
+    def _encode_target(self, y):
+        """Map validated ``y`` to the training tensor's numpy values."""
+
+    @abstractmethod
+    def _distribution_from_params(self, params):
+        """Turn head outputs (numpy, training space) into a predictive distribution."""
+
+    # -------------------------------------------------------------- fit glue
+    def _validate_fit_data(self, X, y, sample_weight, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            dtype=(np.float32, np.float64),
+            y_numeric=is_regressor(self),
+        )
+        check_float32_range(X)
+        if is_regressor(self):
+            y = numeric_target(y)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight sums to zero; at least one sample needs weight > 0.")
+        return X, y, sample_weight
+
+    def _training_config(self, n_samples, max_iter, schedule):
+        batch_size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
+        return TrainingConfig(
+            max_iter=max_iter,
+            batch_size=batch_size,
+            learning_rate_init=self.learning_rate_init,
+            learning_rate=schedule,
+            alpha=self.alpha,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            shuffle=self.shuffle,
+            verbose=bool(self.verbose),
+            description=type(self).__name__,
+        )
+
+    def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
+        fitted = hasattr(self, "module_")
+        first_call = not fitted or not (incremental or self.warm_start)
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first_call)
+        if first_call:
+            self._rng = check_random_state(self.random_state)
+            self._init_target(y, sample_weight, classes)
+        y_encoded = self._encode_target(y)
+        device = resolve_device(self.device)
+        seed = int(self._rng.randint(_MAX_SEED))
+
+        train_idx = np.arange(len(X))
+        validation = None
+        if self.early_stopping and not incremental:
+            train_idx, val_idx = self._validation_split(y, seed)
+            validation = self._to_tensors(X, y_encoded, sample_weight, val_idx, device)
+        X_t, y_t, w_t = self._to_tensors(X, y_encoded, sample_weight, train_idx, device)
+
+        config = self._training_config(
+            len(train_idx),
+            max_iter=1 if incremental else self.max_iter,
+            schedule="constant" if incremental else self.learning_rate,
+        )
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            network = self._build_network(X.shape[1]) if first_call else self.module_
+            network.to(device)
+            optimizer_state = None if first_call else self._optimizer_state
+            try:
+                history, optimizer_state = train(
+                    network,
+                    X_t,
+                    y_t,
+                    w_t,
+                    config,
+                    validation=validation,
+                    optimizer_state=optimizer_state if incremental else None,
+                )
+            finally:
+                network.to("cpu")
+        self._record_history(history, first_call)
+        self.module_ = network
+        self._optimizer_state = _state_to_cpu(optimizer_state)
+        return self
+
+    def _validation_split(self, y, seed):
+        stratify = y if is_classifier(self) else None
+        idx = np.arange(len(y))
+        try:
+            return train_test_split(
+                idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"early_stopping needs a validation split of {len(y)} samples with "
+                f"validation_fraction={self.validation_fraction}: {exc}"
+            ) from exc
+
+    def _to_tensors(self, X, y_encoded, sample_weight, idx, device):
+        X_t = torch.as_tensor(X[idx], dtype=torch.float32, device=device)
+        y_t = torch.as_tensor(y_encoded[idx], device=device)
+        w = sample_weight[idx]
+        # Uniform weights take the unweighted path: identical numbers, less work.
+        w_t = None if np.all(w == w[0]) else torch.as_tensor(w / w.mean(), dtype=torch.float32)
+        return X_t, y_t, None if w_t is None else w_t.to(device)
+
+    def _record_history(self, history, first_call):
+        if first_call:
+            self.loss_curve_, self.validation_scores_, self.n_iter_ = [], [], 0
+        self.loss_curve_ = self.loss_curve_ + history.loss_curve
+        self.validation_scores_ = self.validation_scores_ + history.validation_scores
+        self.n_iter_ += history.n_iter
+        self.best_loss_ = history.best_loss
+
+    # ---------------------------------------------------------------- predict
+    def _predict_params(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        check_float32_range(X)
+        return predict_params(self.module_, torch.as_tensor(X, dtype=torch.float32))
+
+    def predict_dist(self, X):
+        """Predictive distribution of y for every row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        dist : skprob distribution
+            A batch of ``n_samples`` distributions, one per row of ``X``.
+        """
+        return self._distribution_from_params(self._predict_params(X))
+
+
+class ProbabilisticRegressorMixin(RegressorMixin):
+    """Target standardisation and the regressor prediction API.
+
+    The network is trained on ``(y - y_mean) / y_scale``; every predictive
+    distribution is mapped back by the exact affine transform (Jacobian
+    included), so densities are in the user's units.
+    """
+
+    def _init_target(self, y, sample_weight, classes=None):
+        mean = np.average(y, weights=sample_weight)
+        scale = np.sqrt(np.average((y - mean) ** 2, weights=sample_weight))
+        self._y_mean = float(mean)
+        self._y_scale = float(scale) if scale > 0 else 1.0
+
+    def _encode_target(self, y):
+        return ((y - self._y_mean) / self._y_scale).astype(np.float32)
+
+    def predict_dist(self, X):
+        """Predictive distribution of y for every row of X, in the units of y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        dist : GaussianMixture or Normal
+            A batch of ``n_samples`` predictive distributions.
+        """
+        dist = self._distribution_from_params(self._predict_params(X))
+        return dist.affine(self._y_mean, self._y_scale)
+
+    def predict(self, X, return_std=False):
+        """Predictive mean (and standard deviation) for every row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        return_std : bool, default=False
+            If True, also return the predictive standard deviation, as
+            :meth:`sklearn.gaussian_process.GaussianProcessRegressor.predict`.
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,)
+            Mean of the predictive distribution.
+        y_std : ndarray of shape (n_samples,)
+            Standard deviation of the predictive distribution; only returned
+            when ``return_std`` is True.
+        """
+        dist = self.predict_dist(X)
+        return (dist.mean(), dist.std()) if return_std else dist.mean()
+
+    def sample_posterior(self, X, n_samples=1, random_state=None):
+        """Draw samples of y from the posterior predictive distribution.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+            Input samples.
+        n_samples : int, default=1
+            Number of draws per row of ``X``.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws; an int gives reproducible samples.
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_samples_X, n_samples)
+            Draws of y, one row per row of ``X`` (as
+            :meth:`sklearn.gaussian_process.GaussianProcessRegressor.sample_y`).
+        """
+        return self.predict_dist(X).sample(n_samples, random_state=random_state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.single_output = True
+        tags.target_tags.multi_output = False
+        return tags
+
+
+def _state_to_cpu(state):
+    """Optimizer state with every tensor on the CPU, so a fitted model pickles portably."""
+    def move(value):
+        if isinstance(value, torch.Tensor):
+            return value.cpu()
+        if isinstance(value, dict):
+            return {k: move(v) for k, v in value.items()}
+        return value
+
+    return move(state)

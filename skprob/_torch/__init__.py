@@ -1,0 +1,1 @@
+"""Private PyTorch machinery: network modules and the one training loop."""
