@@ -234,7 +234,8 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
         check_float32_range(X)
-        return predict_params(self.module_, torch.as_tensor(X, dtype=torch.float32))
+        # torch cannot wrap read-only arrays (e.g. joblib memmaps) without a copy
+        return predict_params(self.module_, np.require(X, requirements="W"))
 
     def predict_dist(self, X):
         """Predictive distribution of y for every row of X.

@@ -24,8 +24,8 @@ from skprob.mixture_density import MixtureDensityRegressor
 
 SEED_NETWORK = {"hidden_layer_sizes": (128, 128, 64), "activation": ("relu", "relu", "tanh")}
 
-# Column of make_galaxy_clusters' features holding log10 of the velocity dispersion.
-_LOG_SIGMA_FEATURE = "log_velocity_dispersion"
+# make_galaxy_clusters' feature 11 is log10 of the member velocity dispersion.
+_LOG_SIGMA_COLUMN = 11
 
 
 def _gaussian_around(point_model, X_train, y_train, X):
@@ -43,22 +43,19 @@ def fit_models(X_train, y_train, *, max_iter=150, random_state=0):
     models : dict of str to callable
         Maps a model's name to a function ``X -> predictive distribution``.
     """
-    from skprob.datasets import GALAXY_CLUSTER_FEATURES
-
     mdn = make_pipeline(
         StandardScaler(),
         MixtureDensityRegressor(
             **SEED_NETWORK, n_components=16, max_iter=max_iter, batch_size=256,
-            random_state=random_state,
+            early_stopping=True, random_state=random_state,
         ),
     ).fit(X_train, y_train)
     mse = make_pipeline(
         StandardScaler(),
-        MLPRegressor(hidden_layer_sizes=(128, 128, 64), max_iter=max_iter,
-                     random_state=random_state),
+        MLPRegressor(hidden_layer_sizes=(128, 128, 64), max_iter=max_iter, batch_size=256,
+                     early_stopping=True, random_state=random_state),
     ).fit(X_train, y_train)
-    sigma_col = list(GALAXY_CLUSTER_FEATURES).index(_LOG_SIGMA_FEATURE)
-    power_law = LinearRegression().fit(X_train[:, [sigma_col]], y_train)
+    power_law = LinearRegression().fit(X_train[:, [_LOG_SIGMA_COLUMN]], y_train)
 
     def mdn_dist(X):
         return mdn[-1].predict_dist(mdn[0].transform(X))
@@ -67,7 +64,7 @@ def fit_models(X_train, y_train, *, max_iter=150, random_state=0):
         "MDN (NLL, 16 Gaussians)": mdn_dist,
         "MLP (MSE) + Gaussian": lambda X: _gaussian_around(mse, X_train, y_train, X),
         "M-sigma power law": lambda X: _gaussian_around(
-            _Column(power_law, sigma_col), X_train, y_train, X
+            _Column(power_law, _LOG_SIGMA_COLUMN), X_train, y_train, X
         ),
     }
 
@@ -124,9 +121,9 @@ def plot(models, X_test, y_test, path, n_points=300):
 def main(argv=None):
     """Run the demo; see ``python -m skprob.demo --help``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=12_000)
+    parser.add_argument("--n-train", type=int, default=20_000)
     parser.add_argument("--n-test", type=int, default=4_000)
-    parser.add_argument("--max-iter", type=int, default=60)
+    parser.add_argument("--max-iter", type=int, default=100)
     parser.add_argument("--output", default="skprob_demo.png",
                         help="where to save the figure ('' for no figure)")
     args = parser.parse_args(argv)

@@ -3,7 +3,6 @@
 from numbers import Integral
 
 import numpy as np
-
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 

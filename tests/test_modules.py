@@ -20,7 +20,8 @@ def test_build_trunk_one_activation_per_layer():
     layers = list(trunk)
     assert width == 64
     assert [type(m) for m in layers] == [nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear, nn.Tanh]
-    assert [(m.in_features, m.out_features) for m in layers[::2]] == [(14, 128), (128, 128), (128, 64)]
+    shapes = [(m.in_features, m.out_features) for m in layers[::2]]
+    assert shapes == [(14, 128), (128, 128), (128, 64)]
 
 
 def test_gaussian_log_prob_matches_scipy():

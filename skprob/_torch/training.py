@@ -206,14 +206,18 @@ def train(network, X, y, weights, config, *, validation=None, optimizer_state=No
 def predict_params(network, X, *, chunk_size=65536):
     """Head parameters for every row of ``X``, computed in chunks, as float64 numpy.
 
+    Inference runs in float64 on a copy of the network: float32 matrix products
+    round differently depending on how many rows share a call, and a row's
+    prediction must not depend on the other rows in ``X``.
+
     Returns a tuple of arrays, one per head output, each with ``len(X)`` rows.
     """
-    network.eval()
+    network = copy.deepcopy(network).double().eval()
+    X = torch.as_tensor(X, dtype=torch.float64)
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(X), chunk_size):
             chunks.append(network(X[start : start + chunk_size]))
     return tuple(
-        torch.cat([chunk[i] for chunk in chunks]).double().cpu().numpy()
-        for i in range(len(chunks[0]))
+        torch.cat([chunk[i] for chunk in chunks]).cpu().numpy() for i in range(len(chunks[0]))
     )

@@ -1,0 +1,33 @@
+"""scikit-learn's estimator checks, run on every skprob estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skprob import MixtureDensityRegressor
+
+# Minibatch SGD visits rows in shuffled batches, so a zero weight is not the
+# same optimisation problem as a deleted row (different batch composition and
+# step count) and duplicated rows are not the same as weight 2. Weights are
+# honoured in expectation: see tests/test_mixture_density.py.
+SAMPLE_WEIGHT_EQUIVALENCE = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "minibatch SGD: zero weight is not a removed row, weight 2 is not a duplicate"
+    ),
+}
+
+
+def _small(estimator_class, **params):
+    return estimator_class(
+        hidden_layer_sizes=(32,), max_iter=100, learning_rate_init=1e-2, random_state=0, **params
+    )
+
+
+ESTIMATORS = [_small(MixtureDensityRegressor, n_components=2)]
+
+
+def _expected_failed_checks(estimator):
+    return SAMPLE_WEIGHT_EQUIVALENCE
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
