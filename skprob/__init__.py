@@ -6,12 +6,20 @@ the negative log-likelihood and returns it as a distribution object
 """
 
 from skprob import datasets, distributions, metrics
+from skprob._monte_carlo import Uncertainty
+from skprob.bayesian import BayesianMLPClassifier, BayesianMLPRegressor
+from skprob.dropout import DropoutMLPClassifier, DropoutMLPRegressor
 from skprob.mixture_density import MixtureDensityRegressor
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BayesianMLPClassifier",
+    "BayesianMLPRegressor",
+    "DropoutMLPClassifier",
+    "DropoutMLPRegressor",
     "MixtureDensityRegressor",
+    "Uncertainty",
     "datasets",
     "distributions",
     "metrics",

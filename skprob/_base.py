@@ -13,10 +13,18 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, is_classifier, is_regressor
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    is_classifier,
+    is_regressor,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from skprob._torch.modules import ACTIVATIONS
@@ -120,6 +128,30 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
     def _distribution_from_params(self, params):
         """Turn head outputs (numpy, training space) into a predictive distribution."""
 
+    def _prepare_network(self, network, n_train):
+        """Hook called before training with the number of training rows."""
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network by minimising the negative log-likelihood of y given X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Targets: real values for regressors, class labels for classifiers.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; each sample's NLL is weighted in the loss
+            (and, for regressors, in the standardisation of y).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
     # -------------------------------------------------------------- fit glue
     def _validate_fit_data(self, X, y, sample_weight, reset):
         X, y = validate_data(
@@ -133,6 +165,8 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         check_float32_range(X)
         if is_regressor(self):
             y = numeric_target(y)
+        else:
+            check_classification_targets(y)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -181,6 +215,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             network = self._build_network(X.shape[1]) if first_call else self.module_
+            self._prepare_network(network, len(train_idx))
             network.to(device)
             optimizer_state = None if first_call else self._optimizer_state
             try:
@@ -196,6 +231,9 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
             finally:
                 network.to("cpu")
         self._record_history(history, first_call)
+        # Monte Carlo estimators draw their prediction passes from this seed, so
+        # predictions are a deterministic function of the fitted model.
+        self._prediction_seed = int(self._rng.randint(_MAX_SEED))
         self.module_ = network
         self._optimizer_state = _state_to_cpu(optimizer_state)
         return self
@@ -230,12 +268,14 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         self.best_loss_ = history.best_loss
 
     # ---------------------------------------------------------------- predict
-    def _predict_params(self, X):
+    def _predict_params(self, X, *, n_passes=None, seed=0):
+        """Validated X through the network: see ``predict_params`` for the shapes."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
         check_float32_range(X)
         # torch cannot wrap read-only arrays (e.g. joblib memmaps) without a copy
-        return predict_params(self.module_, np.require(X, requirements="W"))
+        X = np.require(X, requirements="W")
+        return predict_params(self.module_, X, n_passes=n_passes, seed=seed)
 
     def predict_dist(self, X):
         """Predictive distribution of y for every row of X.
@@ -269,6 +309,29 @@ class ProbabilisticRegressorMixin(RegressorMixin):
 
     def _encode_target(self, y):
         return ((y - self._y_mean) / self._y_scale).astype(np.float32)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch over ``(X, y)``, initialising the network on the first call.
+
+        The target scaling is learned from the first call's ``y``; later calls
+        continue the same Adam optimiser at a constant ``learning_rate_init``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Real-valued targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict_dist(self, X):
         """Predictive distribution of y for every row of X, in the units of y.
@@ -333,6 +396,116 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         tags.target_tags.single_output = True
         tags.target_tags.multi_output = False
         return tags
+
+
+class ProbabilisticClassifierMixin(ClassifierMixin):
+    """Label encoding and the classifier prediction API.
+
+    Labels are encoded as indices into the sorted ``classes_``, as in
+    scikit-learn; the predictive distribution is a :class:`Categorical`.
+    """
+
+    def _init_target(self, y, sample_weight, classes=None):
+        self.classes_ = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"The number of classes has to be greater than one; got {len(self.classes_)} "
+                f"class: {self.classes_.tolist()}."
+            )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch over ``(X, y)``, initialising the network on the first call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that can appear in any call; required on the first
+            call unless its ``y`` already contains them all, ignored later.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict_dist(self, X):
+        """Predictive class distribution for every row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        dist : Categorical
+            A batch of ``n_samples`` categorical distributions over ``classes_``.
+        """
+        return self._distribution_from_params(self._predict_params(X))
+
+    def _encode_target(self, y):
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unknown = self.classes_[index] != y
+        if unknown.any():
+            raise ValueError(
+                f"y contains labels {np.unique(y[unknown]).tolist()} that are not in "
+                f"classes_ {self.classes_.tolist()}."
+            )
+        return index.astype(np.int64)
+
+    def predict_proba(self, X):
+        """Class probabilities for every row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class in ``classes_``; rows sum to one.
+        """
+        return self.predict_dist(X).probs
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Most probable class for every row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 def _state_to_cpu(state):

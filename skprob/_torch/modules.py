@@ -34,8 +34,8 @@ MIN_SCALE = 1e-3
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def build_trunk(n_features, hidden_layer_sizes, activations, *, layer=nn.Linear):
-    """Stack ``layer -> activation`` blocks into the MLP trunk.
+def build_trunk(n_features, hidden_layer_sizes, activations, *, layer=nn.Linear, dropout_rate=0.0):
+    """Stack ``layer -> activation [-> MCDropout]`` blocks into the MLP trunk.
 
     Parameters
     ----------
@@ -47,7 +47,9 @@ def build_trunk(n_features, hidden_layer_sizes, activations, *, layer=nn.Linear)
         One activation name (a key of ``ACTIVATIONS``) per hidden layer.
     layer : callable, default=nn.Linear
         Factory ``layer(n_in, n_out)`` for the affine maps, so that the
-        Bayesian and dropout networks reuse this function.
+        Bayesian network reuses this function.
+    dropout_rate : float, default=0.0
+        When positive, an :class:`MCDropout` follows every hidden layer.
 
     Returns
     -------
@@ -59,8 +61,109 @@ def build_trunk(n_features, hidden_layer_sizes, activations, *, layer=nn.Linear)
     n_in = n_features
     for width, name in zip(hidden_layer_sizes, activations, strict=True):
         blocks += [layer(n_in, width), ACTIVATIONS[name]()]
+        if dropout_rate > 0:
+            blocks.append(MCDropout(width, dropout_rate))
         n_in = width
     return nn.Sequential(*blocks), n_in
+
+
+class MCDropout(nn.Module):
+    """Dropout that can stay on at prediction time (Gal & Ghahramani 2016).
+
+    In training mode every element gets its own mask (inverted dropout). For
+    Monte Carlo prediction, :meth:`draw` fixes ``n_passes`` masks of shape
+    ``(n_passes, 1, width)``; inputs then have shape ``(n_passes, n, width)``
+    and each pass applies ONE mask to all rows, so a row's prediction does not
+    depend on the other rows. In eval mode without drawn masks the layer is
+    the identity (the usual deterministic network, used for validation).
+    """
+
+    def __init__(self, width, rate):
+        super().__init__()
+        self.width, self.rate = width, rate
+        self.masks = None
+
+    def forward(self, h):
+        if self.training:
+            return F.dropout(h, self.rate, training=True)
+        return h if self.masks is None else h * self.masks
+
+    def draw(self, n_passes, generator):
+        keep = 1.0 - self.rate
+        probs = torch.full((n_passes, 1, self.width), keep, dtype=torch.float64)
+        self.masks = torch.bernoulli(probs, generator=generator) / keep
+
+    def clear(self):
+        self.masks = None
+
+
+def _inverse_softplus(x):
+    return x + math.log(-math.expm1(-x))
+
+
+class BayesianLinear(nn.Module):
+    """Affine layer with a mean-field Gaussian posterior on every weight and bias.
+
+    Training uses the local reparameterisation trick (Kingma et al. 2015): the
+    pre-activations are sampled from their Gaussian, which has lower variance
+    than sampling weights and costs two matrix products. For Monte Carlo
+    prediction, :meth:`draw` samples ``n_passes`` full weight matrices, shared
+    by all rows; in eval mode without draws the posterior means are used.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output widths.
+    prior_std : float
+        Standard deviation of the zero-mean Gaussian prior on each parameter.
+    init_std : float, default=1e-3
+        Initial posterior standard deviation: small, so training starts close
+        to a deterministic network and the KL term opens the posterior up.
+    """
+
+    def __init__(self, n_in, n_out, prior_std, init_std=1e-3):
+        super().__init__()
+        self.prior_std = prior_std
+        bound = 1.0 / math.sqrt(n_in)
+        self.weight_mu = nn.Parameter(torch.empty(n_out, n_in).uniform_(-bound, bound))
+        self.bias_mu = nn.Parameter(torch.empty(n_out).uniform_(-bound, bound))
+        rho = _inverse_softplus(init_std)
+        self.weight_rho = nn.Parameter(torch.full((n_out, n_in), rho))
+        self.bias_rho = nn.Parameter(torch.full((n_out,), rho))
+        self.weights = self.biases = None
+
+    def _stds(self):
+        return F.softplus(self.weight_rho), F.softplus(self.bias_rho)
+
+    def forward(self, x):
+        if self.weights is not None:
+            return torch.baddbmm(self.biases, x, self.weights)
+        mean = F.linear(x, self.weight_mu, self.bias_mu)
+        if not self.training:
+            return mean
+        weight_std, bias_std = self._stds()
+        var = F.linear(x * x, weight_std * weight_std, bias_std * bias_std)
+        return mean + torch.sqrt(var + 1e-16) * torch.randn_like(mean)
+
+    def draw(self, n_passes, generator):
+        weight_std, bias_std = (s.detach().double() for s in self._stds())
+        w_mu, b_mu = self.weight_mu.detach().double(), self.bias_mu.detach().double()
+        noise_w = torch.randn((n_passes, *w_mu.shape), generator=generator, dtype=torch.float64)
+        noise_b = torch.randn((n_passes, 1, len(b_mu)), generator=generator, dtype=torch.float64)
+        self.weights = (w_mu + weight_std * noise_w).transpose(1, 2)
+        self.biases = b_mu + bias_std * noise_b
+
+    def clear(self):
+        self.weights = self.biases = None
+
+    def kl(self):
+        """Closed-form KL(q || prior) summed over the layer's parameters."""
+        total = 0.0
+        for mu, std in zip((self.weight_mu, self.bias_mu), self._stds(), strict=True):
+            ratio = std / self.prior_std
+            z = mu / self.prior_std
+            total = total + 0.5 * (ratio * ratio + z * z - 1.0 - 2.0 * torch.log(ratio)).sum()
+        return total
 
 
 def gaussian_log_prob(y, loc, scale):
@@ -146,10 +249,11 @@ class ProbabilisticNetwork(nn.Module):
     per-sample negative log-likelihood, the quantity every estimator trains on.
     """
 
-    def __init__(self, trunk, head):
+    def __init__(self, trunk, head, *, kl_weight=0.0):
         super().__init__()
         self.trunk = trunk
         self.head = head
+        self.kl_weight = kl_weight
 
     def forward(self, x):
         return self.head(self.trunk(x))
@@ -157,6 +261,11 @@ class ProbabilisticNetwork(nn.Module):
     def nll(self, x, y):
         return self.head.nll(self(x), y)
 
+    def stochastic_layers(self):
+        """Layers with Monte Carlo ``draw``/``clear`` (dropout, Bayesian)."""
+        return [m for m in self.modules() if isinstance(m, (MCDropout, BayesianLinear))]
+
     def penalty(self):
-        """Extra term added to the mean training loss (e.g. a KL divergence)."""
-        return None
+        """``kl_weight`` times the KL divergence of the Bayesian layers, or None."""
+        kls = [m.kl() for m in self.modules() if isinstance(m, BayesianLinear)]
+        return self.kl_weight * sum(kls) if kls else None

@@ -46,16 +46,17 @@ class TrainingDivergedError(ValueError):
 
 
 def make_optimizer(network, config, n_train, state=None):
-    """Adam with L2 decay ``alpha / n_train`` on weight matrices only.
+    """Adam with L2 decay ``alpha / n_train`` on weight matrices (or their means) only.
 
     Dividing by ``n_train`` makes ``alpha`` the precision of a Gaussian prior
     on the weights: the objective is ``sum(NLL) + alpha / 2 * ||W||**2``
     divided by the number of training samples.
     """
     decay, no_decay = [], []
-    for param in network.parameters():
+    for name, param in network.named_parameters():
         if param.requires_grad:
-            (decay if param.ndim >= 2 else no_decay).append(param)
+            is_weight = name.rsplit(".", 1)[-1] in ("weight", "weight_mu")
+            (decay if is_weight else no_decay).append(param)
     groups = [
         {"params": decay, "weight_decay": config.alpha / max(n_train, 1)},
         {"params": no_decay, "weight_decay": 0.0},
@@ -203,21 +204,49 @@ def train(network, X, y, weights, config, *, validation=None, optimizer_state=No
     return history, optimizer.state_dict()
 
 
-def predict_params(network, X, *, chunk_size=65536):
+def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**24):
     """Head parameters for every row of ``X``, computed in chunks, as float64 numpy.
 
     Inference runs in float64 on a copy of the network: float32 matrix products
     round differently depending on how many rows share a call, and a row's
     prediction must not depend on the other rows in ``X``.
 
-    Returns a tuple of arrays, one per head output, each with ``len(X)`` rows.
+    Parameters
+    ----------
+    network : ProbabilisticNetwork
+    X : ndarray of shape (n, d)
+    n_passes : int or None, default=None
+        None: one deterministic pass. An int T: T Monte Carlo passes (dropout
+        masks or weight draws, seeded by ``seed``, each shared by all rows), run
+        as one batched computation on a ``(T, chunk, d)`` tensor.
+    seed : int, default=0
+        Seed of the Monte Carlo draws.
+    max_elements : int, default=2**24
+        Bound on the elements of the widest activation tensor of one chunk, so
+        that memory stays bounded for any ``len(X)``.
+
+    Returns
+    -------
+    params : tuple of ndarray
+        One array per head output, with ``len(X)`` rows, or ``(T, len(X), ...)``
+        for Monte Carlo prediction.
     """
     network = copy.deepcopy(network).double().eval()
     X = torch.as_tensor(X, dtype=torch.float64)
+    widest = max([X.shape[1]] + [p.shape[0] for p in network.parameters() if p.ndim == 2])
+    passes = 1 if n_passes is None else n_passes
+    chunk_size = max(1, max_elements // (passes * widest))
+    if n_passes is not None:
+        generator = torch.Generator().manual_seed(seed)
+        for layer in network.stochastic_layers():
+            layer.draw(n_passes, generator)
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(X), chunk_size):
-            chunks.append(network(X[start : start + chunk_size]))
+            x = X[start : start + chunk_size]
+            chunks.append(network(x if n_passes is None else x.expand(n_passes, *x.shape)))
+    row_axis = 0 if n_passes is None else 1
     return tuple(
-        torch.cat([chunk[i] for chunk in chunks]).cpu().numpy() for i in range(len(chunks[0]))
+        torch.cat([chunk[i] for chunk in chunks], dim=row_axis).numpy()
+        for i in range(len(chunks[0]))
     )

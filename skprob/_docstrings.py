@@ -1,0 +1,94 @@
+"""Docstring sections shared by every network estimator, written once.
+
+Class docstrings contain markers such as ``{training_parameters}``;
+:func:`fill_doc` replaces them with the text below.
+"""
+
+NETWORK_PARAMETERS = """\
+    hidden_layer_sizes : array-like of shape (n_layers,), default=(100,)
+        Width of each hidden layer.
+    activation : str or sequence of str, default="relu"
+        Activation after each hidden layer: one name for all layers, or one per
+        layer. Names: "relu", "tanh", "logistic", "identity", "gelu", "elu",
+        "silu", "leaky_relu", "softplus".
+"""
+
+TRAINING_PARAMETERS = """\
+    alpha : float, default=1e-4
+        L2 penalty on the weight matrices: the training objective is the mean
+        negative log-likelihood plus ``alpha / (2 n) * ||W||**2``, i.e. a
+        Gaussian prior of precision ``alpha`` on the weights.
+    batch_size : int or "auto", default="auto"
+        Minibatch size; "auto" means ``min(200, n_samples)``.
+    learning_rate : {"cosine", "constant"}, default="cosine"
+        Learning-rate schedule of Adam. "cosine" anneals the rate from
+        ``learning_rate_init`` to zero over ``max_iter`` epochs, which removes
+        the small bias that the noise of the last constant-rate steps leaves in
+        the predicted location.
+    learning_rate_init : float, default=1e-3
+        Initial learning rate of Adam.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Whether to shuffle the rows at every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split: the
+        same int gives an identical model.
+    tol : float, default=1e-4
+        Minimum decrease of the monitored loss (validation NLL with
+        ``early_stopping``, else the training loss) that counts as an
+        improvement. Without ``early_stopping`` a cosine schedule always runs
+        ``max_iter`` epochs: stopping it early would leave the rate high.
+    verbose : bool, default=False
+        Show a progress bar with the training loss and validation NLL.
+    warm_start : bool, default=False
+        Reuse the fitted network as the starting point of the next ``fit``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its NLL has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
+        weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement before stopping.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where the network is trained; "auto" picks a GPU when available.
+        The fitted ``module_`` is always moved back to the CPU.
+"""
+
+FITTED_ATTRIBUTES = """\
+    module_ : torch.nn.Module
+        The fitted network (on the CPU). For regressors its outputs are in
+        standardised y units; use :meth:`predict_dist` for distributions in
+        the units of y.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    loss_curve_ : list of float
+        Training loss per epoch: mean NLL (standardised units for regressors) plus
+        any penalty (the weighted KL divergence of Bayesian networks).
+    validation_scores_ : list of float
+        Validation NLL per epoch (standardised units); empty without
+        ``early_stopping``.
+    best_loss_ : float
+        Best monitored loss of the last fit: validation NLL with
+        ``early_stopping``, training loss otherwise.
+    n_iter_ : int
+        Number of epochs run.
+"""
+
+_SECTIONS = {
+    "{network_parameters}": NETWORK_PARAMETERS,
+    "{training_parameters}": TRAINING_PARAMETERS,
+    "{fitted_attributes}": FITTED_ATTRIBUTES,
+}
+
+
+def fill_doc(cls):
+    """Class decorator: substitute the shared sections into ``cls.__doc__``."""
+    doc = cls.__doc__
+    for marker, text in _SECTIONS.items():
+        doc = doc.replace("    " + marker + "\n", text)
+    cls.__doc__ = doc
+    return cls
