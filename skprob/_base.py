@@ -505,7 +505,8 @@ class ProbabilisticClassifierMixin(ClassifierMixin):
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 def _state_to_cpu(state):

@@ -13,6 +13,7 @@ from collections import namedtuple
 import numpy as np
 from scipy.special import xlogy
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from skprob.distributions import Categorical, GaussianMixture
 
@@ -35,6 +36,7 @@ class MonteCarloMixin:
     """Run ``n_mc_samples`` seeded passes wherever the base class predicts."""
 
     def _predict_params(self, X, *, n_passes=None, seed=None):
+        check_is_fitted(self)
         return super()._predict_params(
             X,
             n_passes=self.n_mc_samples if n_passes is None else n_passes,

@@ -6,8 +6,10 @@ from torch import nn
 
 from skprob._torch.modules import (
     MIN_SCALE,
+    BayesianLinear,
     CategoricalHead,
     GaussianHead,
+    MCDropout,
     MixtureDensityHead,
     ProbabilisticNetwork,
     build_trunk,
@@ -69,3 +71,62 @@ def test_network_accepts_leading_batch_dimensions(leading):
     outputs = net(torch.randn(*leading, 4))
     assert all(o.shape == (*leading, 2) for o in outputs)
     assert net.nll(torch.randn(*leading, 4), torch.randn(*leading)).shape == leading
+
+
+def test_mc_dropout_masks_are_shared_by_all_rows_of_a_pass():
+    layer = MCDropout(width=50, rate=0.5).eval()
+    layer.draw(4, torch.Generator().manual_seed(0))
+    out = layer(torch.ones(4, 30, 50, dtype=torch.float64))
+    assert torch.all(out == out[:, :1, :])  # every row of a pass sees the same mask
+    assert not torch.all(out[0] == out[1])  # passes differ
+    assert set(out.unique().tolist()) <= {0.0, 2.0}  # inverted dropout keeps the mean
+    layer.clear()
+    x = torch.randn(3, 50)
+    assert torch.equal(layer(x), x)
+
+
+def test_mc_dropout_in_training_drops_elements_independently():
+    torch.manual_seed(0)
+    out = MCDropout(width=200, rate=0.3).train()(torch.ones(100, 200))
+    assert abs((out == 0).float().mean().item() - 0.3) < 0.02
+    assert not torch.all(out == out[:1])
+
+
+def test_bayesian_linear_kl_matches_monte_carlo_estimate():
+    torch.manual_seed(0)
+    layer = BayesianLinear(3, 2, prior_std=0.7, init_std=0.3).double()
+    with torch.no_grad():
+        layer.weight_mu.normal_()
+    q = torch.distributions.Normal(layer.weight_mu, torch.nn.functional.softplus(layer.weight_rho))
+    qb = torch.distributions.Normal(layer.bias_mu, torch.nn.functional.softplus(layer.bias_rho))
+    prior = torch.distributions.Normal(0.0, 0.7)
+    expected = (torch.distributions.kl_divergence(q, prior).sum()
+                + torch.distributions.kl_divergence(qb, prior).sum())
+    torch.testing.assert_close(layer.kl(), expected)
+
+
+def test_bayesian_linear_draws_match_the_posterior_and_are_shared_by_rows():
+    torch.manual_seed(0)
+    layer = BayesianLinear(2, 1, prior_std=1.0, init_std=0.5).double().eval()
+    layer.draw(20000, torch.Generator().manual_seed(1))
+    x = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    out = layer(x.expand(20000, 3, 2))[..., 0]
+    assert torch.equal(out[:, 0], out[:, 1])  # identical rows, identical draws
+    sd = torch.nn.functional.softplus(layer.weight_rho[0, 0])
+    expected_std = torch.sqrt(sd**2 + torch.nn.functional.softplus(layer.bias_rho[0]) ** 2)
+    assert abs(out[:, 0].std() / expected_std - 1) < 0.03
+    assert abs(out[:, 0].mean() - layer.weight_mu[0, 0] - layer.bias_mu[0]) < 0.02
+    layer.clear()
+    torch.testing.assert_close(layer(x), torch.nn.functional.linear(x, layer.weight_mu,
+                                                                     layer.bias_mu))
+
+
+def test_network_penalty_is_the_weighted_kl():
+    trunk, width = build_trunk(2, (4,), ("relu",), layer=lambda i, o: BayesianLinear(i, o, 1.0))
+    head = GaussianHead(width, layer=lambda i, o: BayesianLinear(i, o, 1.0))
+    net = ProbabilisticNetwork(trunk, head, kl_weight=0.25)
+    kl = sum(m.kl() for m in net.modules() if isinstance(m, BayesianLinear))
+    torch.testing.assert_close(net.penalty(), 0.25 * kl)
+    trunk, width = build_trunk(2, (4,), ("relu",))
+    plain = ProbabilisticNetwork(trunk, GaussianHead(width), kl_weight=1.0)
+    assert plain.penalty() is None

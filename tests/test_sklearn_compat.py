@@ -2,7 +2,13 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skprob import MixtureDensityRegressor
+from skprob import (
+    BayesianMLPClassifier,
+    BayesianMLPRegressor,
+    DropoutMLPClassifier,
+    DropoutMLPRegressor,
+    MixtureDensityRegressor,
+)
 
 # Minibatch SGD visits rows in shuffled batches, so a zero weight is not the
 # same optimisation problem as a deleted row (different batch composition and
@@ -21,7 +27,13 @@ def _small(estimator_class, **params):
     )
 
 
-ESTIMATORS = [_small(MixtureDensityRegressor, n_components=2)]
+ESTIMATORS = [
+    _small(MixtureDensityRegressor, n_components=2),
+    _small(DropoutMLPRegressor, n_mc_samples=10),
+    _small(DropoutMLPClassifier, n_mc_samples=10),
+    _small(BayesianMLPRegressor, n_mc_samples=10),
+    _small(BayesianMLPClassifier, n_mc_samples=10),
+]
 
 
 def _expected_failed_checks(estimator):
