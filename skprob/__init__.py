@@ -5,7 +5,7 @@ the negative log-likelihood and returns it as a distribution object
 (:mod:`skprob.distributions`) that can be queried, scored, plotted and sampled.
 """
 
-from skprob import datasets, distributions, metrics
+from skprob import datasets, distributions, metrics, pipeline
 from skprob._monte_carlo import Uncertainty
 from skprob.bayesian import BayesianMLPClassifier, BayesianMLPRegressor
 from skprob.dropout import DropoutMLPClassifier, DropoutMLPRegressor
@@ -23,5 +23,6 @@ __all__ = [
     "datasets",
     "distributions",
     "metrics",
+    "pipeline",
     "__version__",
 ]

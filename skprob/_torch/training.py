@@ -204,7 +204,7 @@ def train(network, X, y, weights, config, *, validation=None, optimizer_state=No
     return history, optimizer.state_dict()
 
 
-def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**24):
+def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
     """Head parameters for every row of ``X``, computed in chunks, as float64 numpy.
 
     Inference runs in float64 on a copy of the network: float32 matrix products
@@ -221,7 +221,7 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**24):
         as one batched computation on a ``(T, chunk, d)`` tensor.
     seed : int, default=0
         Seed of the Monte Carlo draws.
-    max_elements : int, default=2**24
+    max_elements : int, default=2**20
         Bound on the elements of the widest activation tensor of one chunk, so
         that memory stays bounded for any ``len(X)``.
 

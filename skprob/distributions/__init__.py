@@ -1,0 +1,19 @@
+"""Batched predictive distributions returned by skprob estimators.
+
+Every object holds ``n`` independent distributions, one per row of the ``X``
+it was predicted for, and follows the method names of frozen
+:mod:`scipy.stats` distributions. numpy and scipy only.
+"""
+
+from skprob.distributions._base import BaseDistribution, ContinuousDistribution
+from skprob.distributions._categorical import Categorical
+from skprob.distributions._mixture import GaussianMixture
+from skprob.distributions._normal import Normal
+
+__all__ = [
+    "BaseDistribution",
+    "Categorical",
+    "ContinuousDistribution",
+    "GaussianMixture",
+    "Normal",
+]
