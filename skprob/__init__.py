@@ -7,6 +7,7 @@ the negative log-likelihood and returns it as a distribution object
 
 from skprob import datasets, distributions, metrics, pipeline
 from skprob._monte_carlo import Uncertainty
+from skprob._persistence import load, save
 from skprob.bayesian import BayesianMLPClassifier, BayesianMLPRegressor
 from skprob.dropout import DropoutMLPClassifier, DropoutMLPRegressor
 from skprob.mixture_density import MixtureDensityRegressor
@@ -24,5 +25,7 @@ __all__ = [
     "distributions",
     "metrics",
     "pipeline",
+    "load",
+    "save",
     "__version__",
 ]
