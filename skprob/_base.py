@@ -170,8 +170,6 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero; at least one sample needs weight > 0.")
         return X, y, sample_weight
 
     def _training_config(self, n_samples, max_iter, schedule):

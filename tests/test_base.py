@@ -1,0 +1,140 @@
+"""Input handling shared by every estimator (skprob/_base.py)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skprob import (
+    BayesianMLPClassifier,
+    BayesianMLPRegressor,
+    DropoutMLPClassifier,
+    DropoutMLPRegressor,
+    MixtureDensityRegressor,
+)
+from skprob._base import resolve_device
+
+REGRESSORS = [MixtureDensityRegressor, DropoutMLPRegressor, BayesianMLPRegressor]
+CLASSIFIERS = [DropoutMLPClassifier, BayesianMLPClassifier]
+ALL = REGRESSORS + CLASSIFIERS
+
+
+def _make(estimator_class, **params):
+    extra = {} if estimator_class is MixtureDensityRegressor else {"n_mc_samples": 3}
+    return estimator_class((8,), max_iter=2, random_state=0, **extra, **params)
+
+
+def _data(estimator_class, n=60):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 3))
+    y = X[:, 0] + 0.1 * rng.normal(size=n)
+    return X, (y > 0).astype(int) if estimator_class in CLASSIFIERS else y
+
+
+def _with(array, index, value):
+    array = array.astype(float)
+    array.flat[index] = value
+    return array
+
+
+BAD_FIT_INPUTS = {
+    "nan in X": (lambda X, y: (_with(X, 4, np.nan), y), "NaN"),
+    "inf in X": (lambda X, y: (_with(X, 4, np.inf), y), "infinity"),
+    "empty X": (lambda X, y: (X[:0], y[:0]), "0 sample"),
+    "1-D X": (lambda X, y: (X[:, 0], y), "Expected 2D array"),
+    "3-D X": (lambda X, y: (X[:, :, None], y), "dim 3"),
+    "sparse X": (lambda X, y: (sp.csr_matrix(X), y), "[Ss]parse"),
+    "lengths differ": (lambda X, y: (X, y[:-1]), "inconsistent numbers of samples"),
+    "X beyond float32": (lambda X, y: (X * 1e300, y), "float32"),
+}
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+@pytest.mark.parametrize("case", sorted(BAD_FIT_INPUTS))
+def test_bad_fit_input_gives_a_clear_error(estimator_class, case):
+    make_bad, match = BAD_FIT_INPUTS[case]
+    X, y = _data(estimator_class)
+    with pytest.raises((ValueError, TypeError), match=match):
+        _make(estimator_class).fit(*make_bad(X, y))
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_bad_targets_and_weights(estimator_class):
+    X, y = _data(estimator_class)
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        _make(estimator_class).fit(X, _with(y, 0, np.nan))
+    with pytest.raises(ValueError, match="Negative values"):
+        _make(estimator_class).fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="NaN"):
+        _make(estimator_class).fit(X, y, sample_weight=_with(np.ones(len(y)), 0, np.nan))
+    with pytest.raises(ValueError, match="non-zero"):
+        _make(estimator_class).fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS)
+def test_string_targets_for_a_regressor(estimator_class):
+    X, _ = _data(estimator_class)
+    with pytest.raises(ValueError, match="numeric targets"):
+        _make(estimator_class).fit(X, np.array(["cat", "dog"] * 30))
+
+
+@pytest.mark.parametrize("estimator_class", CLASSIFIERS)
+def test_single_class_and_continuous_targets_for_a_classifier(estimator_class):
+    X, y = _data(estimator_class)
+    with pytest.raises(ValueError, match="greater than one"):
+        _make(estimator_class).fit(X, np.ones(len(y)))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        _make(estimator_class).fit(X, X[:, 0])
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_predict_input_is_checked_and_the_model_survives(estimator_class):
+    X, y = _data(estimator_class)
+    model = _make(estimator_class).fit(X, y)
+    before = model.predict(X)
+    for bad, match in [(X[:, :2], "features"), (_with(X, 0, np.nan), "NaN"), (X[:0], "0 sample"),
+                       (X[:, 0], "Expected 2D array"), (sp.csr_matrix(X), "[Ss]parse")]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            model.predict_dist(bad)
+    np.testing.assert_array_equal(before, model.predict(X))
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_dtypes_layouts_and_batch_larger_than_data(estimator_class):
+    X, y = _data(estimator_class)
+    reference = _make(estimator_class).fit(X, y).predict(X)
+    for X_variant in (X.astype(np.float32), np.asfortranarray(X), np.repeat(X, 2, axis=1)[:, ::2]):
+        np.testing.assert_allclose(_make(estimator_class).fit(X_variant, y).predict(X), reference,
+                                   rtol=1e-5, atol=1e-6)
+    ints = np.round(X * 10).astype(np.int64)
+    assert np.all(np.isfinite(_make(estimator_class).fit(ints, y).predict(ints)))
+    large_batch = _make(estimator_class, batch_size=10_000).fit(X, y)
+    assert large_batch.n_iter_ == 2
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_dataframe_feature_names_are_kept_and_checked(estimator_class):
+    pd = pytest.importorskip("pandas")
+    X, y = _data(estimator_class)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    model = _make(estimator_class).fit(frame, y)
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="feature names"):
+        model.predict(frame[["c", "b", "a"]])
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_bad_parameters_name_the_parameter(estimator_class):
+    X, y = _data(estimator_class)
+    for params, match in [({"batch_size": 0}, "batch_size"), ({"max_iter": 0}, "max_iter"),
+                          ({"alpha": -1.0}, "alpha"), ({"device": "tpu"}, "device"),
+                          ({"validation_fraction": 1.5}, "validation_fraction")]:
+        with pytest.raises(ValueError, match=match):
+            _make(estimator_class).set_params(**params).fit(X, y)
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    if not __import__("torch").cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
