@@ -7,6 +7,7 @@ it was predicted for, and follows the method names of frozen
 
 from skprob.distributions._base import BaseDistribution, ContinuousDistribution
 from skprob.distributions._categorical import Categorical
+from skprob.distributions._grid import GridDistribution
 from skprob.distributions._mixture import GaussianMixture
 from skprob.distributions._normal import Normal
 
@@ -15,5 +16,6 @@ __all__ = [
     "Categorical",
     "ContinuousDistribution",
     "GaussianMixture",
+    "GridDistribution",
     "Normal",
 ]
