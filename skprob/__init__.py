@@ -11,6 +11,7 @@ from skprob._persistence import load, save
 from skprob.bayesian import BayesianMLPClassifier, BayesianMLPRegressor
 from skprob.dropout import DropoutMLPClassifier, DropoutMLPRegressor
 from skprob.mixture_density import MixtureDensityRegressor
+from skprob.reweighting import PriorReweighter
 
 __version__ = "0.1.0.dev0"
 
@@ -20,6 +21,7 @@ __all__ = [
     "DropoutMLPClassifier",
     "DropoutMLPRegressor",
     "MixtureDensityRegressor",
+    "PriorReweighter",
     "Uncertainty",
     "datasets",
     "distributions",
