@@ -56,24 +56,49 @@ def _class_prior(prior, classes, name):
 
 
 def _density_function(prior, name):
-    """A vectorised density ``f(y)`` from a frozen scipy.stats distribution or a callable."""
-    if hasattr(prior, "pdf") and hasattr(prior, "support"):
-        return prior.pdf
+    """A vectorised log-density from a frozen scipy.stats distribution or a callable density.
+
+    Working in log space keeps the product of the model's density and the
+    prior ratio from underflowing far in the tails, where the normalised
+    reweighted posterior is still well defined.
+    """
+    if hasattr(prior, "logpdf") and hasattr(prior, "support"):
+        return prior.logpdf
     if callable(prior):
-        return prior
+        return lambda y: _log(prior(y), name)
     raise ValueError(
         f"{name} must be a frozen scipy.stats distribution or a callable density for a "
         f"regressor, got {prior!r}."
     )
 
 
-def _evaluate_density(function, y, name):
-    values = np.asarray(function(y), dtype=np.float64)
-    if values.shape != y.shape:
-        values = np.broadcast_to(values, y.shape)
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
+def _log(density, name):
+    density = np.asarray(density, dtype=np.float64)
+    if not np.all(np.isfinite(density)) or np.any(density < 0):
+        raise ValueError(f"{name} must return finite, non-negative densities.")
+    with np.errstate(divide="ignore"):
+        return np.log(density)
+
+
+def _evaluate_log_density(prior, y, name):
+    values = _density_function(prior, name)(y)
+    values = np.broadcast_to(np.asarray(values, dtype=np.float64), y.shape)
+    if np.any(np.isnan(values)) or np.any(values == np.inf):
         raise ValueError(f"{name} must return finite, non-negative densities.")
     return values
+
+
+class _TabulatedDensity:
+    """A density tabulated on a grid, interpolated linearly, floored at ``floor``.
+
+    A class rather than a closure so that a fitted reweighter pickles.
+    """
+
+    def __init__(self, grid, density, floor):
+        self.grid, self.density, self.floor = grid, density, floor
+
+    def __call__(self, y):
+        return np.maximum(np.interp(y, self.grid, self.density, left=0.0, right=0.0), self.floor)
 
 
 class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
@@ -251,11 +276,19 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
         if isinstance(self.train_prior, str) and self.train_prior == "auto":
             self.train_prior_ = self._estimate_density(y, weights)
         else:
-            self.train_prior_ = _density_function(self.train_prior, "train_prior")
-        self.target_prior_ = _density_function(self.target_prior, "target_prior")
+            self.train_prior_ = self.train_prior
+        self.target_prior_ = self.target_prior
+        # fail in fit, not at the first prediction
+        _density_function(self.train_prior_, "train_prior")
+        _density_function(self.target_prior_, "target_prior")
 
     def _estimate_density(self, y, weights):
         """Tabulate a density estimate of the training targets; return it as a callable."""
+        if len(np.unique(y)) < 2:
+            raise ValueError(
+                f"train_prior='auto' needs at least 2 distinct targets to estimate a density; "
+                f"got {len(y)} sample(s) with {len(np.unique(y))} distinct value(s)."
+            )
         if self.density_estimator == "kde":
             kde = stats.gaussian_kde(y, weights=weights)
             pad = 4.0 * np.sqrt(kde.covariance[0, 0])
@@ -266,12 +299,7 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
             density, edges = np.histogram(y, bins=edges, weights=weights, density=True)
             grid = np.repeat(edges, 2)[1:-1]  # piecewise constant, as a piecewise-linear table
             density = np.repeat(density, 2)
-        floor = _TRAIN_DENSITY_FLOOR * density.max()
-
-        def train_density(values):
-            return np.maximum(np.interp(values, grid, density, left=0.0, right=0.0), floor)
-
-        return train_density
+        return _TabulatedDensity(grid, density, _TRAIN_DENSITY_FLOOR * density.max())
 
     # ------------------------------------------------------------ prediction
     def _reweighted_probs(self, probs):
@@ -329,17 +357,19 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
                 "sample(s)."
             )
         grid = lower[:, None] + (upper - lower)[:, None] * np.linspace(0.0, 1.0, self.n_grid)
-        ratio = _evaluate_density(self.target_prior_, grid, "target_prior") / _evaluate_density(
-            self.train_prior_, grid, "train_prior"
+        log_density = (
+            base.logpdf(grid)
+            + _evaluate_log_density(self.target_prior_, grid, "target_prior")
+            - _evaluate_log_density(self.train_prior_, grid, "train_prior")
         )
-        density = base.pdf(grid) * ratio
-        no_mass = ~(density.sum(axis=1) > 0)
+        peak = log_density.max(axis=1, keepdims=True)
+        no_mass = ~np.isfinite(peak[:, 0])
         if np.any(no_mass):
             raise ValueError(
                 f"target_prior is zero wherever the model puts mass, for {int(no_mass.sum())} "
                 "sample(s)."
             )
-        return GridDistribution(grid, density)
+        return GridDistribution(grid, np.exp(log_density - peak))
 
     def predict(self, X):
         """Point prediction under the target prior.
@@ -355,7 +385,8 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
             The most probable class, or the mean of the reweighted posterior.
         """
         if self._is_classification():
-            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+            proba = self.predict_proba(X)
+            return self.classes_[np.argmax(proba, axis=1)]
         return self.predict_dist(X).mean()
 
     def sample_posterior(self, X, n_samples=1, random_state=None):
