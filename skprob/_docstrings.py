@@ -63,7 +63,7 @@ FITTED_ATTRIBUTES = """\
         the units of y.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when X has string column names.
     loss_curve_ : list of float
         Training loss per epoch: mean NLL (standardised units for regressors) plus

@@ -347,7 +347,7 @@ def calibration_error(y_true, dist, n_bins=10, sample_weight=None):
 
 def _expected_calibration_error(y, dist, n_bins, sample_weight):
     """ECE of the most probable class over equal-width confidence bins."""
-    correct = dist.pmf(y) == 0.0
+    dist.pmf(y)  # raises ValueError for labels that are not among the classes
     correct = dist.mode() == y
     confidence = np.max(dist.probs, axis=1)
     edges = np.linspace(0.0, 1.0, n_bins + 1)

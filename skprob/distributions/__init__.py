@@ -10,6 +10,7 @@ from skprob.distributions._categorical import Categorical
 from skprob.distributions._grid import GridDistribution
 from skprob.distributions._mixture import GaussianMixture
 from skprob.distributions._normal import Normal
+from skprob.distributions._transformed import MonotoneTransform, TransformedDistribution
 
 __all__ = [
     "BaseDistribution",
@@ -17,5 +18,7 @@ __all__ = [
     "ContinuousDistribution",
     "GaussianMixture",
     "GridDistribution",
+    "MonotoneTransform",
     "Normal",
+    "TransformedDistribution",
 ]

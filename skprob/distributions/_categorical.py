@@ -43,6 +43,10 @@ class Categorical(BaseDistribution):
     label per row (shape ``(n,)``) or ``m`` labels per row (shape ``(n, m)``).
     A label that is not in ``classes`` raises ``ValueError``.
 
+    ``to_scipy(i)`` returns ``scipy.stats.rv_discrete`` over the class
+    *indices* ``0 .. C - 1`` (scipy's discrete distributions take numbers
+    only); ``classes[k]`` is the label of index ``k``.
+
     Examples
     --------
     >>> from skprob.distributions import Categorical
@@ -153,5 +157,4 @@ class Categorical(BaseDistribution):
         return self.classes[sample_index(self.probs, n_samples, rng)]
 
     def _to_scipy(self, i):
-        """``scipy.stats.rv_discrete`` over the class indices ``0 .. C - 1``."""
         return stats.rv_discrete(values=(np.arange(self.n_classes), self.probs[i]))

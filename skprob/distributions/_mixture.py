@@ -10,7 +10,7 @@ from skprob.distributions._base import (
     check_finite,
     check_positive_scale,
     check_simplex,
-    logsumexp,
+    logsumexp_inplace,
     safe_log,
     sample_index,
 )
@@ -20,6 +20,8 @@ from skprob.distributions._base import (
 # the smallest positive float64, so every representable quantile lies inside.
 _BRACKET_STDS = 40.0
 _PPF_MAX_ITER = 200
+# Cap on the log of a Newton step; longer steps leave any bracket anyway.
+_MAX_LOG_STEP = 700.0
 
 
 def _standardise(y, means, stds):
@@ -29,20 +31,32 @@ def _standardise(y, means, stds):
     return z
 
 
-def _mixture_logpdf(y, log_weights, means, stds):
+def _log_coefficients(weights, stds):
+    """``log(w_k / s_k) - log(2 pi) / 2``, the log density of each component at its mean."""
+    return safe_log(weights / stds) - HALF_LOG_2PI
+
+
+def _mixture_logpdf(y, log_coefficients, means, stds):
     """Log density of rows of mixtures at ``y`` of shape (r, m)."""
     terms = _standardise(y, means, stds)
     terms *= terms
     terms *= -0.5
-    terms += (log_weights - np.log(stds) - HALF_LOG_2PI)[:, None, :]
-    return logsumexp(terms)
+    terms += log_coefficients[:, None, :]
+    return logsumexp_inplace(terms)
+
+
+def _mixture_moments(weights, means, stds):
+    """Mean and variance (law of total variance) of rows of mixtures."""
+    mean = np.sum(weights * means, axis=1)
+    var = np.sum(weights * (stds**2 + (means - mean[:, None]) ** 2), axis=1)
+    return mean, var
 
 
 def _mixture_log_tail(z, log_weights):
-    """``log sum_k w_k Phi(z_k)`` for standardised distances ``z`` (r, m, K)."""
-    terms = special.log_ndtr(z)
+    """``log sum_k w_k Phi(z_k)`` for standardised distances ``z`` (r, m, K), overwritten."""
+    terms = special.log_ndtr(z, out=z)
     terms += log_weights[:, None, :]
-    return logsumexp(terms)
+    return logsumexp_inplace(terms)
 
 
 class GaussianMixture(ContinuousDistribution):
@@ -94,6 +108,9 @@ class GaussianMixture(ContinuousDistribution):
     to bisection inside the bracket ``[min(means - 40 stds), max(means + 40
     stds)]``, which contains every representable quantile.
 
+    ``to_scipy(i)`` returns a ``scipy.stats.Mixture`` of ``scipy.stats.Normal``
+    components (scipy >= 1.15).
+
     Examples
     --------
     >>> from skprob.distributions import GaussianMixture
@@ -137,7 +154,7 @@ class GaussianMixture(ContinuousDistribution):
         -------
         mean : ndarray of shape (n,)
         """
-        return np.sum(self.weights * self.means, axis=1)
+        return _mixture_moments(self.weights, self.means, self.stds)[0]
 
     def var(self):
         """Variance of each row, by the law of total variance.
@@ -146,20 +163,20 @@ class GaussianMixture(ContinuousDistribution):
         -------
         var : ndarray of shape (n,)
         """
-        spread = (self.means - self.mean()[:, None]) ** 2
-        return np.sum(self.weights * (self.stds**2 + spread), axis=1)
+        return _mixture_moments(self.weights, self.means, self.stds)[1]
 
     def _logpdf(self, y):
-        return _mixture_logpdf(y, safe_log(self.weights), self.means, self.stds)
+        return _mixture_logpdf(y, _log_coefficients(self.weights, self.stds), self.means, self.stds)
 
     def _cdf(self, y):
-        probs = special.ndtr(_standardise(y, self.means, self.stds))
-        return np.sum(self.weights[:, None, :] * probs, axis=-1)
+        z = _standardise(y, self.means, self.stds)
+        probs = special.ndtr(z, out=z)
+        return np.einsum("rk,rmk->rm", self.weights, probs)
 
     def _sf(self, y):
         z = _standardise(y, self.means, self.stds)
-        probs = special.ndtr(np.negative(z, out=z))
-        return np.sum(self.weights[:, None, :] * probs, axis=-1)
+        probs = special.ndtr(np.negative(z, out=z), out=z)
+        return np.einsum("rk,rmk->rm", self.weights, probs)
 
     def _logcdf(self, y):
         z = _standardise(y, self.means, self.stds)
@@ -229,14 +246,14 @@ def _solve_quantiles(q, weights, means, stds):
     safeguard of ``rtsafe`` in Numerical Recipes), so every element converges.
     """
     log_weights = safe_log(weights)
+    log_coefficients = _log_coefficients(weights, stds)
     upper = q > 0.5
     sign = np.where(upper, -1.0, 1.0)
     log_target = np.where(upper, np.log1p(-q), np.log(q))
     lo = np.min(means - _BRACKET_STDS * stds, axis=1)
     hi = np.max(means + _BRACKET_STDS * stds, axis=1)
-    mean = np.sum(weights * means, axis=1)
-    std = np.sqrt(np.sum(weights * (stds**2 + (means - mean[:, None]) ** 2), axis=1))
-    x = np.clip(mean + std * special.ndtri(q), lo, hi)
+    mean, var = _mixture_moments(weights, means, stds)
+    x = np.clip(mean + np.sqrt(var) * special.ndtri(q), lo, hi)
     xtol = 1e-12 * np.min(stds, axis=1)
     step = hi - lo
     step_before = step.copy()
@@ -246,14 +263,16 @@ def _solve_quantiles(q, weights, means, stds):
         y = x[:, None]
         z = _standardise(y, means, stds)
         z *= sign[:, None, None]
-        # h(x) increases with x and vanishes at the quantile; dh is its slope,
-        # the density divided by the tail probability.
+        # h(x) increases with x and vanishes at the quantile; its slope is the
+        # density divided by the tail probability, so the Newton step
+        # h / slope is formed in log space, where it cannot overflow.
         log_tail = _mixture_log_tail(z, log_weights)[:, 0]
         h = sign * (log_tail - log_target)
-        dh = np.exp(_mixture_logpdf(y, log_weights, means, stds)[:, 0] - log_tail)
+        log_density = _mixture_logpdf(y, log_coefficients, means, stds)[:, 0]
         lo = np.where(h < 0, x, lo)
         hi = np.where(h > 0, x, hi)
-        newton = np.divide(h, dh, out=np.full_like(h, np.inf), where=dh > 0)
+        log_newton = safe_log(np.abs(h)) + log_tail - log_density
+        newton = np.sign(h) * np.exp(np.minimum(log_newton, _MAX_LOG_STEP))
         x_newton = x - newton
         use_newton = (
             (x_newton > lo) & (x_newton < hi) & (2.0 * np.abs(newton) <= np.abs(step_before))
@@ -270,6 +289,8 @@ def _solve_quantiles(q, weights, means, stds):
         todo, x, lo, hi, step, step_before, sign, log_target, xtol = (
             a[keep] for a in (todo, x, lo, hi, step, step_before, sign, log_target, xtol)
         )
-        log_weights, means, stds = (a[keep] for a in (log_weights, means, stds))
+        log_weights, log_coefficients, means, stds = (
+            a[keep] for a in (log_weights, log_coefficients, means, stds)
+        )
     result[todo] = x
     return result

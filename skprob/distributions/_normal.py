@@ -40,7 +40,8 @@ class Normal(ContinuousDistribution):
     Method names and semantics follow a frozen ``scipy.stats.norm(loc,
     scale)``; methods taking ``y`` accept a scalar, one value per row (shape
     ``(n,)``) or ``m`` values per row (shape ``(n, m)``), see
-    :class:`~skprob.distributions.ContinuousDistribution`.
+    :class:`~skprob.distributions.ContinuousDistribution`. ``to_scipy(i)``
+    returns ``scipy.stats.norm(loc[i], scale[i])``.
 
     Examples
     --------

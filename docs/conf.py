@@ -1,0 +1,89 @@
+"""Sphinx configuration of the skprob documentation.
+
+Build with ``make html`` in this folder (warnings are errors). The gallery
+executes every script in ``../examples``; set ``SKPROB_EXAMPLES_FAST=1`` to
+run them on shrunken data, in a few seconds each. The build needs no network
+access: no intersphinx inventories are fetched.
+"""
+
+from docutils import nodes
+
+from skprob import __version__
+
+project = "skprob"
+author = "the skprob developers"
+copyright = "the skprob developers"
+version = release = __version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+default_role = "literal"
+
+# -- autodoc / autosummary / numpydoc --------------------------------------
+autosummary_generate = True
+autodoc_typehints = "none"
+# Methods are documented by the autosummary class template, so numpydoc does
+# not add its own (duplicate) member tables.
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# -- sphinx-gallery ---------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "doc_module": ("skprob",),
+    "reference_url": {"skprob": None},
+    "backreferences_dir": "gen_modules/backreferences",
+    "remove_config_comments": True,
+    "show_memory": False,
+    # No sg_execution_times.rst in the source tree (it would be an untracked file).
+    "write_computation_times": False,
+}
+
+# -- HTML --------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skprob {version}"
+html_static_path = ["_static"]
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
+html_show_sourcelink = False
+
+# -- links into scikit-learn's documentation ----------------------------------
+# Methods inherited from scikit-learn (score, get_params, the metadata-routing
+# setters) have docstrings that refer to labels and glossary terms of
+# scikit-learn's own documentation. Resolve exactly those to its pages, without
+# fetching an intersphinx inventory (the build needs no network access).
+_SKLEARN_DOCS = "https://scikit-learn.org/stable/"
+_SKLEARN_TARGETS = {
+    "r2_score": "modules/model_evaluation.html#r2-score",
+    "accuracy_score": "modules/model_evaluation.html#accuracy-score",
+    "metadata_routing": "metadata_routing.html",
+    "meta-estimator": "glossary.html#term-meta-estimator",
+}
+
+
+def _link_sklearn_target(app, env, node, contnode):
+    """Turn an unresolved reference to one of scikit-learn's labels into a link."""
+    page = _SKLEARN_TARGETS.get(node.get("reftarget"))
+    if node.get("refdomain") != "std" or page is None:
+        return None
+    reference = nodes.reference("", "", internal=False, refuri=_SKLEARN_DOCS + page)
+    reference += contnode
+    return reference
+
+
+def setup(app):
+    app.connect("missing-reference", _link_sklearn_target)

@@ -1,0 +1,36 @@
+"""Run every gallery example, shrunken, so that a broken example fails the tests.
+
+``SKPROB_EXAMPLES_FAST=1`` makes each example use small data and few epochs
+(see examples/README.rst); the Agg backend draws without a display.
+"""
+
+import runpy
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("plot_*.py"))
+
+
+def test_the_gallery_has_examples():
+    assert len(EXAMPLES) >= 4
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
+def test_example_runs_and_ends_in_a_figure(path, monkeypatch, tmp_path):
+    monkeypatch.setenv("SKPROB_EXAMPLES_FAST", "1")
+    monkeypatch.chdir(tmp_path)  # an example that wrote files would not litter the repo
+    plt.close("all")
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+        figures = [plt.figure(number) for number in plt.get_fignums()]
+        assert figures, f"{path.name} drew no figure"
+        assert all(figure.axes for figure in figures), f"{path.name} left an empty figure"
+    finally:
+        plt.close("all")
+    assert list(tmp_path.iterdir()) == [], f"{path.name} wrote files"
