@@ -286,7 +286,8 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         dist : skprob distribution
-            A batch of ``n_samples`` distributions, one per row of ``X``.
+            A batch of ``n_samples`` distributions, one per row of ``X``: a
+            :class:`Categorical` over ``classes_`` for classifiers.
         """
         return self._distribution_from_params(self._predict_params(X))
 
@@ -433,21 +434,6 @@ class ProbabilisticClassifierMixin(ClassifierMixin):
             The updated estimator.
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
-
-    def predict_dist(self, X):
-        """Predictive class distribution for every row of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        dist : Categorical
-            A batch of ``n_samples`` categorical distributions over ``classes_``.
-        """
-        return self._distribution_from_params(self._predict_params(X))
 
     def _encode_target(self, y):
         index = np.searchsorted(self.classes_, y)
