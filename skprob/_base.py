@@ -8,6 +8,7 @@ input validation, seeding, the validation split, sample weights, warm starts,
 calling THE training loop, fitted attributes — lives here, once.
 """
 
+import threading
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -31,6 +32,12 @@ from skprob._torch.modules import ACTIVATIONS
 from skprob._torch.training import TrainingConfig, predict_params, train
 
 _MAX_SEED = np.iinfo(np.int32).max
+# Network initialisation, shuffling and dropout/weight noise draw from torch's
+# global generator, which every thread of the process shares: fits running in
+# threads (joblib's threading backend, dask workers with processes=False) would
+# interleave their draws and lose the reproducibility an int random_state
+# promises. One fit at a time per process holds that global stream.
+_GLOBAL_RNG_LOCK = threading.Lock()
 
 
 def resolve_device(device):
@@ -210,7 +217,9 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
             max_iter=1 if incremental else self.max_iter,
             schedule="constant" if incremental else self.learning_rate,
         )
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with _GLOBAL_RNG_LOCK, torch.random.fork_rng(
+            devices=[device] if device.type == "cuda" else []
+        ):
             torch.manual_seed(seed)
             network = self._build_network(X.shape[1]) if first_call else self.module_
             self._prepare_network(network, len(train_idx))

@@ -1,8 +1,11 @@
 """Input handling shared by every estimator (skprob/_base.py)."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
 
 from skprob import (
     BayesianMLPClassifier,
@@ -138,3 +141,16 @@ def test_device_resolution():
     if not __import__("torch").cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize("estimator_class", [MixtureDensityRegressor, DropoutMLPRegressor])
+def test_fits_in_parallel_threads_equal_serial_fits(estimator_class):
+    # Threads share torch's global generator (initialisation, shuffling,
+    # dropout); a threaded grid search must still reproduce the serial one.
+    X, y = _data(estimator_class, n=200)
+    models = [_make(estimator_class, batch_size=16).set_params(max_iter=10, random_state=seed)
+              for seed in range(4)]
+    serial = [clone(model).fit(X, y).loss_curve_ for model in models]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(lambda model: clone(model).fit(X, y).loss_curve_, models))
+    assert threaded == serial
