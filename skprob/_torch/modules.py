@@ -158,12 +158,16 @@ class BayesianLinear(nn.Module):
 
     def kl(self):
         """Closed-form KL(q || prior) summed over the layer's parameters."""
-        total = 0.0
-        for mu, std in zip((self.weight_mu, self.bias_mu), self._stds(), strict=True):
-            ratio = std / self.prior_std
-            z = mu / self.prior_std
-            total = total + 0.5 * (ratio * ratio + z * z - 1.0 - 2.0 * torch.log(ratio)).sum()
-        return total
+        # Per parameter: 0.5 * ((std**2 + mu**2) / prior_std**2 - 1) - log(std / prior_std),
+        # summed with the constants pulled out: fewer kernels in every training step.
+        weight_std, bias_std = self._stds()
+        squares = (weight_std.square() + self.weight_mu.square()).sum() + (
+            bias_std.square() + self.bias_mu.square()
+        ).sum()
+        log_stds = weight_std.log().sum() + bias_std.log().sum()
+        n_params = weight_std.numel() + bias_std.numel()
+        variance = self.prior_std**2
+        return 0.5 * squares / variance - log_stds + n_params * (math.log(self.prior_std) - 0.5)
 
 
 def gaussian_log_prob(y, loc, scale):
