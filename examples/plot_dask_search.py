@@ -129,7 +129,7 @@ np.testing.assert_allclose(
 
 n_components = np.asarray(serial.cv_results_["param_mixturedensityregressor__n_components"],
                           dtype=int)
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), layout="constrained")
 for search, name, style in [(serial, "serial", "o-"), (distributed, "dask cluster", "x--")]:
     best = search.best_params_["mixturedensityregressor__n_components"]
     axes[0].errorbar(n_components, -search.cv_results_["mean_test_score"],
@@ -148,5 +148,5 @@ for fold in range(serial.n_splits_):
                      label=f"fold {fold}, {name}")
 axes[1].set(xlabel="n_components", ylabel="held-out NLL of one fold",
             xticks=n_components[several], title="two or more components, every fold")
-axes[1].legend(fontsize="small", ncol=3, loc="upper center")
+axes[1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
 plt.show()
