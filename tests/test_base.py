@@ -108,6 +108,9 @@ def test_dtypes_layouts_and_batch_larger_than_data(estimator_class):
     for X_variant in (X.astype(np.float32), np.asfortranarray(X), np.repeat(X, 2, axis=1)[:, ::2]):
         np.testing.assert_allclose(_make(estimator_class).fit(X_variant, y).predict(X), reference,
                                    rtol=1e-5, atol=1e-6)
+    fitted = _make(estimator_class).fit(X, y)
+    # A reversed view has negative strides, which torch tensors cannot wrap.
+    np.testing.assert_array_equal(fitted.predict(X[::-1]), fitted.predict(X)[::-1])
     ints = np.round(X * 10).astype(np.int64)
     assert np.all(np.isfinite(_make(estimator_class).fit(ints, y).predict(ints)))
     large_batch = _make(estimator_class, batch_size=10_000).fit(X, y)

@@ -11,6 +11,7 @@ import copy
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -234,7 +235,8 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
         for Monte Carlo prediction.
     """
     network = copy.deepcopy(network).double().eval()
-    X = torch.as_tensor(X, dtype=torch.float64)
+    # A copy only when needed: torch rejects views with negative strides, e.g. X[::-1].
+    X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64))
     widest = max([X.shape[1]] + [p.shape[0] for p in network.parameters() if p.ndim == 2])
     passes = 1 if n_passes is None else n_passes
     chunk_size = max(1, max_elements // (passes * widest))
