@@ -296,6 +296,19 @@ def predict_table(refs, n, n_passes, rounds):
 # --- section 3: growth with n, n_components and T ----------------------------------------
 
 
+def _peak_rss_mb():
+    """Peak resident memory of this process so far, in MB.
+
+    Linux's ``VmHWM`` belongs to the process image; ``ru_maxrss`` would also
+    carry the parent's peak over the fork + exec that starts a spawned child.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _measure_in_child(job, *args):
     """Seconds and peak extra resident memory (MB) of ``job(*args)`` run in a fresh process."""
     context = multiprocessing.get_context("spawn")
@@ -312,12 +325,11 @@ def _fit_job(n, epochs, n_components, threads):
                                     max_iter=epochs, random_state=0)
     model.set_params(max_iter=1).fit(X[:2000], y[:2000])  # warm-up
     model.set_params(max_iter=epochs)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_rss_mb()
     start = time.perf_counter()
     model.fit(X, y)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return seconds, (peak - before) / 1024
+    return seconds, _peak_rss_mb() - before
 
 
 def _predict_job(n, n_passes, threads):
@@ -330,13 +342,13 @@ def _predict_job(n, n_passes, threads):
     else:
         model = DropoutMLPRegressor(**SEED_TRUNK, n_mc_samples=n_passes, max_iter=1)
     model.set_params(random_state=0).fit(X[:2000], y[:2000])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_rss_mb()
     start = time.perf_counter()
     dist = model.predict_dist(X)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss_mb()
     output_mb = sum(a.nbytes for a in vars(dist).values() if isinstance(a, np.ndarray)) / 2**20
-    return seconds, (peak - before) / 1024, output_mb
+    return seconds, peak - before, output_mb
 
 
 def scaling_tables(sizes, components, passes, n_predict, threads):
@@ -380,6 +392,8 @@ def main(argv=None):
     parser.add_argument("--n-predict", type=int, default=100_000)
     parser.add_argument("--passes", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--sections", type=int, nargs="+", default=[1, 2, 3, 4],
+                        choices=[1, 2, 3, 4], help="which sections to run")
     parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR)
     args = parser.parse_args(argv)
     sizes, components, passes = [10_000, 100_000, 1_000_000], [1, 4, 16, 64], [10, 30, 100]
@@ -391,18 +405,22 @@ def main(argv=None):
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads; seed network "
           "14 -> 128 relu -> 128 relu -> 64 tanh -> head")
-    print(f"\n## 1. Fit throughput (n={args.n:,}, {args.epochs} epochs, Adam lr 1e-3, "
-          f"best of {args.rounds} interleaved rounds)\n")
-    print(fit_table(refs, args.n, args.epochs, args.batch_sizes, args.rounds))
-    print(f"\n## 2. Prediction throughput (n={args.n_predict:,}, best of {args.rounds})\n")
-    print(predict_table(refs, args.n_predict, args.passes, args.rounds))
-    print("\n## 3. Growth with n, n_components and T (each point in a fresh process)\n")
-    print(scaling_tables(sizes, components, passes, min(args.n_predict, 10_000), threads))
-    print("\n## 4. GPU\n")
-    if torch.cuda.is_available():
-        print(device_table(refs, args.n, args.epochs, args.batch_sizes))
-    else:
-        print("Skipped: no CUDA device on this machine.")
+    if 1 in args.sections:
+        print(f"\n## 1. Fit throughput (n={args.n:,}, {args.epochs} epochs, Adam lr 1e-3, "
+              f"best of {args.rounds} interleaved rounds)\n")
+        print(fit_table(refs, args.n, args.epochs, args.batch_sizes, args.rounds))
+    if 2 in args.sections:
+        print(f"\n## 2. Prediction throughput (n={args.n_predict:,}, best of {args.rounds})\n")
+        print(predict_table(refs, args.n_predict, args.passes, args.rounds))
+    if 3 in args.sections:
+        print("\n## 3. Growth with n, n_components and T (each point in a fresh process)\n")
+        print(scaling_tables(sizes, components, passes, min(args.n_predict, 10_000), threads))
+    if 4 in args.sections:
+        print("\n## 4. GPU\n")
+        if torch.cuda.is_available():
+            print(device_table(refs, args.n, args.epochs, args.batch_sizes))
+        else:
+            print("Skipped: no CUDA device on this machine.")
 
 
 if __name__ == "__main__":

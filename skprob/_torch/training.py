@@ -244,13 +244,20 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
         generator = torch.Generator().manual_seed(seed)
         for layer in network.stochastic_layers():
             layer.draw(n_passes, generator)
-    chunks = []
+    row_axis = 0 if n_passes is None else 1
+    # Each chunk is written straight into preallocated outputs: concatenating a
+    # list of chunks would hold every output twice at the peak.
+    outputs = None
     with torch.inference_mode():
         for start in range(0, len(X), chunk_size):
             x = X[start : start + chunk_size]
-            chunks.append(network(x if n_passes is None else x.expand(n_passes, *x.shape)))
-    row_axis = 0 if n_passes is None else 1
-    return tuple(
-        torch.cat([chunk[i] for chunk in chunks], dim=row_axis).numpy()
-        for i in range(len(chunks[0]))
-    )
+            params = network(x if n_passes is None else x.expand(n_passes, *x.shape))
+            if outputs is None:
+                outputs = tuple(
+                    np.empty((*p.shape[:row_axis], len(X), *p.shape[row_axis + 1 :]))
+                    for p in params
+                )
+            rows = (slice(None),) * row_axis + (slice(start, start + len(x)),)
+            for out, p in zip(outputs, params, strict=True):
+                out[rows] = p.numpy()
+    return outputs
