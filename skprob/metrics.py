@@ -347,8 +347,9 @@ def calibration_error(y_true, dist, n_bins=10, sample_weight=None):
 
 def _expected_calibration_error(y, dist, n_bins, sample_weight):
     """ECE of the most probable class over equal-width confidence bins."""
-    dist.pmf(y)  # raises ValueError for labels that are not among the classes
-    correct = dist.mode() == y
+    # The column of each label (ValueError for labels not among the classes),
+    # compared with the column of the most probable class, as Categorical.mode.
+    correct = dist._class_index(y) == np.argmax(dist.probs, axis=1)
     confidence = np.max(dist.probs, axis=1)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.searchsorted(edges[1:-1], confidence, side="left")
