@@ -303,8 +303,9 @@ def main(argv=None):
         for estimator in estimators
     ]
     # Largest data sets first, so the pool does not end on one long task.
-    tasks.sort(key=lambda task: -len(np.loadtxt(
-        args.data_dir / task[0] / f"index_train_{task[1]}.txt", dtype=int)))
+    train_rows = {name: len(np.loadtxt(args.data_dir / name / "index_train_0.txt", dtype=int))
+                  for name in args.datasets}
+    tasks.sort(key=lambda task: -train_rows[task[0]])
     print(f"{len(tasks)} fits of (data set, split, estimator) on {args.n_jobs} workers")
     start = time.perf_counter()
     records = Parallel(n_jobs=args.n_jobs, verbose=5)(
