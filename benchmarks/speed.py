@@ -316,6 +316,15 @@ def _measure_in_child(job, *args):
         return pool.submit(job, *args).result()
 
 
+def _timed_with_peak(function):
+    """``function()``'s result, its seconds and the peak memory (MB) it added."""
+    before = _peak_rss_mb()
+    start = time.perf_counter()
+    result = function()
+    seconds = time.perf_counter() - start
+    return result, seconds, _peak_rss_mb() - before
+
+
 def _fit_job(n, epochs, n_components, threads):
     torch.set_num_threads(threads)
     from skprob import MixtureDensityRegressor
@@ -325,11 +334,8 @@ def _fit_job(n, epochs, n_components, threads):
                                     max_iter=epochs, random_state=0)
     model.set_params(max_iter=1).fit(X[:2000], y[:2000])  # warm-up
     model.set_params(max_iter=epochs)
-    before = _peak_rss_mb()
-    start = time.perf_counter()
-    model.fit(X, y)
-    seconds = time.perf_counter() - start
-    return seconds, _peak_rss_mb() - before
+    _, seconds, memory = _timed_with_peak(lambda: model.fit(X, y))
+    return seconds, memory
 
 
 def _predict_job(n, n_passes, threads):
@@ -342,13 +348,9 @@ def _predict_job(n, n_passes, threads):
     else:
         model = DropoutMLPRegressor(**SEED_TRUNK, n_mc_samples=n_passes, max_iter=1)
     model.set_params(random_state=0).fit(X[:2000], y[:2000])
-    before = _peak_rss_mb()
-    start = time.perf_counter()
-    dist = model.predict_dist(X)
-    seconds = time.perf_counter() - start
-    peak = _peak_rss_mb()
+    dist, seconds, memory = _timed_with_peak(lambda: model.predict_dist(X))
     output_mb = sum(a.nbytes for a in vars(dist).values() if isinstance(a, np.ndarray)) / 2**20
-    return seconds, peak - before, output_mb
+    return seconds, memory, output_mb
 
 
 def scaling_tables(sizes, components, passes, n_predict, threads):
