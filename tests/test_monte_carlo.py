@@ -41,8 +41,12 @@ def _two_gaussians(n, seed):
 
 
 # --------------------------------------------------------------- epistemic
+# Both families with their default network, one hidden layer of 100 units.
+# Seeds 0-4 gave |x|=5 / inside ratios of 3.2-4.2 (dropout) and 4.6-5.3
+# (Bayes). Depth matters for MC dropout: two hidden layers of 64 flatten its
+# growth to at most ~2x (and raise the in-between ratio), see the user guide.
 GAP_MODELS = {
-    DropoutMLPRegressor: {"dropout_rate": 0.1, "max_iter": 300, "batch_size": 32},
+    DropoutMLPRegressor: {"max_iter": 300, "batch_size": 32},
     BayesianMLPRegressor: {"max_iter": 150, "batch_size": 32, "learning_rate_init": 1e-2},
 }
 
@@ -50,9 +54,8 @@ GAP_MODELS = {
 @functools.cache
 def _gap_ratios(estimator_class):
     X, y = _gap_data()
-    model = estimator_class(
-        (64, 64), n_mc_samples=200, random_state=0, **GAP_MODELS[estimator_class]
-    ).fit(X, y)
+    model = estimator_class(n_mc_samples=200, random_state=0, **GAP_MODELS[estimator_class])
+    model.fit(X, y)
     epistemic_std = lambda x: np.sqrt(model.predict_uncertainty(x).epistemic)  # noqa: E731
     inside = epistemic_std(X).mean()
     outside = epistemic_std(np.array([[-5.0], [5.0]])).min()
@@ -62,17 +65,10 @@ def _gap_ratios(estimator_class):
     return outside / inside, between / inside
 
 
-def test_bayesian_epistemic_uncertainty_grows_away_from_the_data():
-    outside, _ = _gap_ratios(BayesianMLPRegressor)
+@pytest.mark.parametrize("estimator_class", REGRESSORS)
+def test_epistemic_uncertainty_grows_away_from_the_data(estimator_class):
+    outside, _ = _gap_ratios(estimator_class)
     assert outside >= 3.0
-
-
-def test_dropout_epistemic_uncertainty_grows_away_from_the_data():
-    # MC dropout's epistemic spread is much flatter than VI's (Foong et al.
-    # 2019; measured 1.6-1.9x here across widths, rates and learning rates),
-    # so the 3x is not reached: this asserts the growth it does show.
-    outside, _ = _gap_ratios(DropoutMLPRegressor)
-    assert outside >= 1.5
 
 
 # --------------------------------------------------------------- accuracy
