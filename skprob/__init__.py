@@ -5,7 +5,7 @@ the negative log-likelihood and returns it as a distribution object
 (:mod:`skprob.distributions`) that can be queried, scored, plotted and sampled.
 """
 
-from skprob import compose, datasets, distributions, metrics, pipeline
+from skprob import compose, datasets, distributions, exceptions, metrics, pipeline
 from skprob._monte_carlo import Uncertainty
 from skprob._persistence import load, save
 from skprob.bayesian import BayesianMLPClassifier, BayesianMLPRegressor
@@ -26,6 +26,7 @@ __all__ = [
     "compose",
     "datasets",
     "distributions",
+    "exceptions",
     "metrics",
     "pipeline",
     "load",

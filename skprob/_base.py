@@ -9,6 +9,7 @@ calling THE training loop, fitted attributes — lives here, once.
 """
 
 import threading
+import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -30,6 +31,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from skprob._torch.modules import ACTIVATIONS
 from skprob._torch.training import TrainingConfig, predict_params, train
+from skprob.exceptions import DiscreteTargetWarning
 
 _MAX_SEED = np.iinfo(np.int32).max
 # Network initialisation, shuffling and dropout/weight noise draw from torch's
@@ -70,6 +72,31 @@ def numeric_target(y):
             f"A regressor needs numeric targets; could not convert y of dtype {y.dtype} "
             f"to float ({exc}). For class labels use a classifier."
         ) from exc
+
+
+# A regression target with at most this many distinct values, each seen on
+# average at least _DISCRETE_MIN_REPEATS times, is treated as discrete: 20
+# covers scores, ratings and counts of a few categories, and the repeat rule
+# keeps small continuous samples that happen to tie from being flagged.
+_DISCRETE_MAX_VALUES = 20
+_DISCRETE_MIN_REPEATS = 5
+
+
+def warn_if_discrete_target(y):
+    """Warn (:class:`~skprob.exceptions.DiscreteTargetWarning`) if y takes few distinct values."""
+    values = np.unique(y)
+    if len(values) > _DISCRETE_MAX_VALUES or len(y) < _DISCRETE_MIN_REPEATS * len(values):
+        return
+    shown = ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
+    warnings.warn(
+        f"y takes only {len(values)} distinct values ({shown}) in {len(y)} samples. A "
+        "continuous density fitted to discrete targets can put narrow spikes on those "
+        "values, so its negative log-likelihood is not comparable with other models'. "
+        "For ordered categories use a classifier; to model y as continuous, dequantise "
+        "it, e.g. y + rng.uniform(-0.5, 0.5, len(y)) for integers.",
+        DiscreteTargetWarning,
+        stacklevel=6,  # the caller of fit or partial_fit
+    )
 
 
 def activations_per_layer(activation, hidden_layer_sizes):
@@ -310,6 +337,7 @@ class ProbabilisticRegressorMixin(RegressorMixin):
     """
 
     def _init_target(self, y, sample_weight, classes=None):
+        warn_if_discrete_target(y)
         mean = np.average(y, weights=sample_weight)
         scale = np.sqrt(np.average((y - mean) ** 2, weights=sample_weight))
         self._y_mean = float(mean)

@@ -1,5 +1,6 @@
 """Input handling shared by every estimator (skprob/_base.py)."""
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -15,6 +16,7 @@ from skprob import (
     MixtureDensityRegressor,
 )
 from skprob._base import resolve_device
+from skprob.exceptions import DiscreteTargetWarning
 
 REGRESSORS = [MixtureDensityRegressor, DropoutMLPRegressor, BayesianMLPRegressor]
 CLASSIFIERS = [DropoutMLPClassifier, BayesianMLPClassifier]
@@ -78,6 +80,25 @@ def test_string_targets_for_a_regressor(estimator_class):
     X, _ = _data(estimator_class)
     with pytest.raises(ValueError, match="numeric targets"):
         _make(estimator_class).fit(X, np.array(["cat", "dog"] * 30))
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS)
+def test_discrete_targets_warn_once_per_first_fit(estimator_class):
+    X, _ = _data(estimator_class)
+    scores = np.tile([3.0, 4.0, 5.0, 6.0], 15)
+    with pytest.warns(DiscreteTargetWarning, match="only 4 distinct values") as record:
+        model = _make(estimator_class).fit(X, scores)
+    assert len(record) == 1 and record[0].filename == __file__
+    with pytest.warns(DiscreteTargetWarning):
+        _make(estimator_class).partial_fit(X, scores)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DiscreteTargetWarning)
+        model.partial_fit(X, scores)  # the target was checked on the first call
+        _make(estimator_class).fit(X, X[:, 0])  # continuous
+        # 20 values, each seen 3 times: too few repeats to call the target discrete
+        _make(estimator_class).fit(X, np.repeat(np.arange(20.0), 3))
+        X_large, _ = _data(estimator_class, n=126)
+        _make(estimator_class).fit(X_large, np.repeat(np.arange(21.0), 6))  # 21 values
 
 
 @pytest.mark.parametrize("estimator_class", CLASSIFIERS)

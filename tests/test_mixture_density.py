@@ -10,6 +10,7 @@ from sklearn.preprocessing import SplineTransformer, StandardScaler
 from skprob import MixtureDensityRegressor
 from skprob.datasets import make_bimodal, make_heteroscedastic
 from skprob.distributions import GaussianMixture
+from skprob.exceptions import DiscreteTargetWarning
 from skprob.metrics import interval_coverage, negative_log_likelihood, pit
 
 
@@ -86,6 +87,38 @@ def test_bimodal_mean_falls_in_the_empty_middle():
     mean = dist.mean()
     modes_density = dist.pdf(y_test).mean()
     assert dist.pdf(mean).mean() < 0.5 * modes_density
+
+
+def _ordinal_scores(n, rng):
+    """Integer scores 3..8: a latent Gaussian rounded, and their true log loss."""
+    x = rng.uniform(-2, 2, size=(n, 1))
+    latent_mean = 5.5 + x[:, 0]
+    y = np.clip(np.round(latent_mean + rng.normal(0, 0.7, n)), 3, 8)
+    lower = np.where(y == 3, -np.inf, y - 0.5)
+    upper = np.where(y == 8, np.inf, y + 0.5)
+    p_true = stats.norm.cdf(upper, latent_mean, 0.7) - stats.norm.cdf(lower, latent_mean, 0.7)
+    return x, y, -np.log(p_true).mean()
+
+
+def test_integer_targets_spike_and_dequantising_recovers_the_score_probabilities():
+    # Why DiscreteTargetWarning exists: on integer targets the mixture's NLL
+    # falls far below even the true model's log loss, by narrowing components
+    # onto the integers; trained on y + U(-0.5, 0.5), its mass on each
+    # integer's bin gives the score probabilities back.
+    rng = np.random.default_rng(0)
+    X, y, _ = _ordinal_scores(2000, rng)
+    X_test, y_test, true_log_loss = _ordinal_scores(2000, rng)
+    params = {"n_components": 5, "max_iter": 60, "random_state": 0}
+    with pytest.warns(DiscreteTargetWarning):
+        spiky = MixtureDensityRegressor(**params).fit(X, y)
+    dequantised = MixtureDensityRegressor(**params).fit(X, y + rng.uniform(-0.5, 0.5, len(y)))
+    spiky_nll = negative_log_likelihood(y_test, spiky.predict_dist(X_test))
+    dist = dequantised.predict_dist(X_test)
+    log_loss = -np.mean(np.log(dist.cdf(y_test + 0.5) - dist.cdf(y_test - 0.5)))
+    print(f"true log loss {true_log_loss:.3f}, spiky NLL {spiky_nll:.3f}, "
+          f"dequantised log loss {log_loss:.3f}")
+    assert spiky_nll < true_log_loss - 1.0
+    assert abs(log_loss - true_log_loss) < 0.05
 
 
 # ------------------------------------------------------------ API behaviour

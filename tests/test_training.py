@@ -6,13 +6,13 @@ import torch
 from skprob._torch.modules import GaussianHead, ProbabilisticNetwork, build_trunk
 from skprob._torch.training import (
     TrainingConfig,
-    TrainingDivergedError,
     _lr_factor,
     evaluate_nll,
     make_optimizer,
     predict_params,
     train,
 )
+from skprob.exceptions import TrainingDivergedError
 
 
 def _network(seed=0):

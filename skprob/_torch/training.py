@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from skprob.exceptions import TrainingDivergedError
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -40,10 +42,6 @@ class TrainingHistory:
     validation_scores: list = field(default_factory=list)
     best_loss: float = math.inf
     n_iter: int = 0
-
-
-class TrainingDivergedError(ValueError):
-    """Raised when the loss becomes non-finite; the network is left as it was."""
 
 
 def make_optimizer(network, config, n_train, state=None):
