@@ -1,57 +1,63 @@
 """Docstring sections shared by every network estimator, written once.
 
 Class docstrings contain markers such as ``{training_parameters}``;
-:func:`fill_doc` replaces them with the text below.
+:func:`fill_doc` replaces them with the text below, and writes each
+``default=SIGNATURE`` as the default of the class's own ``__init__``, so that
+the documented defaults cannot drift from the code (the Bayesian networks,
+for instance, default to ``alpha=0``).
 """
 
+import inspect
+import re
+
 NETWORK_PARAMETERS = """\
-    hidden_layer_sizes : array-like of shape (n_layers,), default=(100,)
+    hidden_layer_sizes : array-like of shape (n_layers,), default=SIGNATURE
         Width of each hidden layer.
-    activation : str or sequence of str, default="relu"
+    activation : str or sequence of str, default=SIGNATURE
         Activation after each hidden layer: one name for all layers, or one per
         layer. Names: "relu", "tanh", "logistic", "identity", "gelu", "elu",
         "silu", "leaky_relu", "softplus".
 """
 
 TRAINING_PARAMETERS = """\
-    alpha : float, default=1e-4
+    alpha : float, default=SIGNATURE
         L2 penalty on the weight matrices: the training objective is the mean
         negative log-likelihood plus ``alpha / (2 n) * ||W||**2``, i.e. a
         Gaussian prior of precision ``alpha`` on the weights.
-    batch_size : int or "auto", default="auto"
+    batch_size : int or "auto", default=SIGNATURE
         Minibatch size; "auto" means ``min(200, n_samples)``.
-    learning_rate : {"cosine", "constant"}, default="cosine"
+    learning_rate : {"cosine", "constant"}, default=SIGNATURE
         Learning-rate schedule of Adam. "cosine" anneals the rate from
         ``learning_rate_init`` to zero over ``max_iter`` epochs, which removes
         the small bias that the noise of the last constant-rate steps leaves in
         the predicted location.
-    learning_rate_init : float, default=1e-3
+    learning_rate_init : float, default=SIGNATURE
         Initial learning rate of Adam.
-    max_iter : int, default=200
+    max_iter : int, default=SIGNATURE
         Maximum number of epochs.
-    shuffle : bool, default=True
+    shuffle : bool, default=SIGNATURE
         Whether to shuffle the rows at every epoch.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance or None, default=SIGNATURE
         Seeds weight initialisation, shuffling and the validation split: the
         same int gives an identical model.
-    tol : float, default=1e-4
+    tol : float, default=SIGNATURE
         Minimum decrease of the monitored loss (validation NLL with
         ``early_stopping``, else the training loss) that counts as an
         improvement. Without ``early_stopping`` a cosine schedule always runs
         ``max_iter`` epochs: stopping it early would leave the rate high.
-    verbose : bool, default=False
+    verbose : bool, default=SIGNATURE
         Show a progress bar with the training loss and validation NLL.
-    warm_start : bool, default=False
+    warm_start : bool, default=SIGNATURE
         Reuse the fitted network as the starting point of the next ``fit``.
-    early_stopping : bool, default=False
+    early_stopping : bool, default=SIGNATURE
         Hold out ``validation_fraction`` of the data, stop when its NLL has not
         improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
         weights of the best epoch.
-    validation_fraction : float, default=0.1
+    validation_fraction : float, default=SIGNATURE
         Fraction of the training data held out for early stopping.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=SIGNATURE
         Number of epochs without improvement before stopping.
-    device : {"cpu", "cuda", "auto"}, default="cpu"
+    device : {"cpu", "cuda", "auto"}, default=SIGNATURE
         Where the network is trained; "auto" picks a GPU when available.
         The fitted ``module_`` is always moved back to the CPU.
 """
@@ -85,10 +91,21 @@ _SECTIONS = {
 }
 
 
+_SIGNATURE_DEFAULT = re.compile(r"^(    (\w+) : .*default=)SIGNATURE$", re.MULTILINE)
+
+
+def format_default(value):
+    """A parameter default as numpydoc writes it: ``"relu"``, ``0.0001``, ``(100,)``."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
 def fill_doc(cls):
     """Class decorator: substitute the shared sections into ``cls.__doc__``."""
     doc = cls.__doc__
     for marker, text in _SECTIONS.items():
         doc = doc.replace("    " + marker + "\n", text)
-    cls.__doc__ = doc
+    parameters = inspect.signature(cls.__init__).parameters
+    cls.__doc__ = _SIGNATURE_DEFAULT.sub(
+        lambda match: match[1] + format_default(parameters[match[2]].default), doc
+    )
     return cls
