@@ -34,3 +34,21 @@ def test_example_runs_and_ends_in_a_figure(path, monkeypatch, tmp_path):
     finally:
         plt.close("all")
     assert list(tmp_path.iterdir()) == [], f"{path.name} wrote files"
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_blocks_run_as_written():
+    blocks = README.read_text().split("```python\n")[1:]
+    assert len(blocks) >= 2
+    namespace = {}
+    for block in blocks:
+        exec(compile(block.split("```", 1)[0], str(README), "exec"), namespace)
+    # the quick start's MDN on the bimodal problem: a fitted density, not noise
+    dist, y_test = namespace["dist"], namespace["y_test"]
+    from skprob.metrics import interval_coverage
+
+    assert 0.85 <= interval_coverage(y_test, dist, 0.9) <= 0.95
+    u = namespace["u"]
+    assert u.total == pytest.approx(u.aleatoric + u.epistemic)
