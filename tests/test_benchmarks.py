@@ -23,9 +23,11 @@ def _load(name):
     return module
 
 
+sys.path.insert(0, str(BENCHMARKS))  # the scripts import each other, as when run
 uci = _load("uci")
 calibration = _load("calibration")
 speed = _load("speed")
+learning_rate = _load("learning_rate")
 
 PUBLISHED_TABLE = """\
 # UCI
@@ -79,6 +81,17 @@ def test_uci_main_tunes_scores_and_reports(uci_dir, tmp_path):
     assert "| yacht | " in report and "| energy | " in report
     assert "at or below the reference on" in report and "of 2 data sets" in report
     assert (tmp_path / "uci_nll.png").stat().st_size > 0
+
+
+def test_learning_rate_main_tables_each_estimator_at_each_rate(uci_dir, capsys):
+    learning_rate.main(["--datasets", "yacht", "energy", "--splits", "1", "--n-jobs", "1",
+                        "--data-dir", str(uci_dir)])
+    out = capsys.readouterr().out
+    header = out.splitlines()[0]
+    assert header.count("Regressor 0.001") == 3 and header.count("Regressor 0.01") == 3
+    for name in ("yacht", "energy"):
+        row = next(line for line in out.splitlines() if line.startswith(f"| {name} |"))
+        assert all(np.isfinite(float(cell)) for cell in row.strip("|").split("|")[1:])
 
 
 def _record(dataset, estimator, nll, rmse=1.0):
