@@ -5,7 +5,12 @@ from sklearn.model_selection import cross_val_score
 
 from skprob import MixtureDensityRegressor
 from skprob.compose import TransformedTargetRegressor
-from skprob.distributions import GaussianMixture, Normal, TransformedDistribution
+from skprob.distributions import (
+    GaussianMixture,
+    GridDistribution,
+    Normal,
+    TransformedDistribution,
+)
 from skprob.distributions._transformed import TRANSFORMS
 from skprob.metrics import neg_nll_scorer, negative_log_likelihood
 
@@ -23,6 +28,31 @@ def test_transformed_normal_is_scipy_lognormal():
     assert np.all(dist.logpdf(-1.0) == -np.inf) and np.all(dist.cdf(-1.0) == 0.0)
     assert dist[1:].ppf(0.5).shape == (2,)
     assert np.all(dist.sample(5, random_state=0) > 0)
+
+
+def test_transformed_tails_match_scipy_inside_and_outside_the_domain():
+    mu, sigma = np.array([0.0, 1.0, -0.5]), np.array([1.0, 0.3, 0.7])
+    dist = TransformedDistribution(Normal(mu, sigma), TRANSFORMS["log"])
+    ref = stats.lognorm(s=sigma, scale=np.exp(mu))
+    y = np.array([1e-6, 2.7, 1e4])  # deep left tail, body, far right tail (sf ~ 1e-160)
+    np.testing.assert_allclose(dist.logcdf(y), ref.logcdf(y), rtol=1e-10)
+    np.testing.assert_allclose(dist.sf(y), ref.sf(y), rtol=1e-10)
+    np.testing.assert_allclose(dist.logsf(y), ref.logsf(y), rtol=1e-10)
+    below = np.array([-1.0, 0.0, -5.0])  # at or below the log's domain (0, inf)
+    assert np.all(dist.logcdf(below) == -np.inf) and np.all(dist.logsf(below) == 0.0)
+    assert np.all(dist.sf(below) == 1.0)
+    with pytest.raises(ValueError, match="affine"):
+        dist.affine(1.0, 2.0)
+
+
+def test_moments_of_a_non_gaussian_base_come_from_its_quantiles():
+    # A tabulated base has no Gauss-Hermite rule: the mean is the integral of ppf.
+    z = np.linspace(-8, 8, 4001)
+    base = GridDistribution(z, stats.norm.pdf(z, loc=[[0.5], [1.0]], scale=[[0.4], [0.2]]))
+    dist = TransformedDistribution(base, TRANSFORMS["log"])
+    ref = stats.lognorm(s=[0.4, 0.2], scale=np.exp([0.5, 1.0]))
+    np.testing.assert_allclose(dist.mean(), ref.mean(), rtol=2e-3)
+    np.testing.assert_allclose(dist.std(), ref.std(), rtol=2e-2)
 
 
 def test_log10_and_log1p_jacobians_integrate_to_one():

@@ -167,7 +167,9 @@ class TransformedDistribution(ContinuousDistribution):
                             np.where(y <= self.transform.domain[0], -np.inf, 0.0))
 
     def _sf(self, y):
-        return 1.0 - self._cdf(y)
+        # From the base's sf, not 1 - cdf, which rounds a far right tail to zero.
+        inside, _, z = self._z(y)
+        return np.where(inside, self.base.sf(z), np.where(y <= self.transform.domain[0], 1, 0))
 
     def _logsf(self, y):
         with np.errstate(divide="ignore"):
