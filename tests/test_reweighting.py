@@ -90,6 +90,8 @@ def test_bad_class_priors(target, match):
     X, y = _gaussian_classes(200, 0.5, seed=0)
     with pytest.raises(ValueError, match=match):
         PriorReweighter(LogisticRegression(), target_prior=target).fit(X, y)
+    with pytest.raises(ValueError, match="train_prior must be positive"):
+        PriorReweighter(LogisticRegression(), train_prior=[0.0, 1.0]).fit(X, y)
 
 
 # -------------------------------------------------------------- regression
@@ -189,3 +191,21 @@ def test_regression_bad_priors():
     with pytest.raises(ValueError, match="non-negative"):
         reweighter.set_params(target_prior=lambda y: -np.ones_like(y)).fit(X, X[:, 0]) \
             .predict_dist(X)
+    with pytest.raises(ValueError, match="finite"):
+        reweighter.set_params(target_prior=lambda y: np.full_like(y, np.nan)).fit(X, X[:, 0]) \
+            .predict_dist(X)
+
+
+def test_regression_sample_posterior_draws_from_the_reweighted_posterior():
+    target = TARGETS["normal"]
+    X = np.array([[-0.5], [1.0], [2.0]])
+    model = PriorReweighter(_ExactTrainPosterior(), target_prior=target,
+                            train_prior=stats.norm(0, 1)).fit(X, X[:, 0])
+    draws = model.sample_posterior(X, n_samples=20000, random_state=0)
+    assert draws.shape == (3, 20000)
+    expected = np.array([_closed_form(x, target) for x in X[:, 0]])
+    # 4 standard errors of a mean of 20000 draws
+    np.testing.assert_allclose(draws.mean(axis=1), expected[:, 0],
+                               atol=4 * expected[:, 1].max() / np.sqrt(20000))
+    np.testing.assert_allclose(draws.std(axis=1), expected[:, 1], rtol=0.03)
+    np.testing.assert_array_equal(draws, model.sample_posterior(X, 20000, random_state=0))
