@@ -1,3 +1,5 @@
+from copy import deepcopy
+
 import numpy as np
 import pytest
 import torch
@@ -122,11 +124,28 @@ def test_bayesian_linear_draws_match_the_posterior_and_are_shared_by_rows():
 
 
 def test_network_penalty_is_the_weighted_kl():
-    trunk, width = build_trunk(2, (4,), ("relu",), layer=lambda i, o: BayesianLinear(i, o, 1.0))
-    head = GaussianHead(width, layer=lambda i, o: BayesianLinear(i, o, 1.0))
-    net = ProbabilisticNetwork(trunk, head, kl_weight=0.25)
-    kl = sum(m.kl() for m in net.modules() if isinstance(m, BayesianLinear))
-    torch.testing.assert_close(net.penalty(), 0.25 * kl)
+    # Two priors in one network: the fused KL groups the layers by prior.
+    torch.manual_seed(0)
+    trunk, width = build_trunk(2, (4, 3), ("relu", "tanh"),
+                               layer=lambda i, o: BayesianLinear(i, o, 1.0, init_std=0.2))
+    head = GaussianHead(width, layer=lambda i, o: BayesianLinear(i, o, 0.5, init_std=0.1))
+    net = ProbabilisticNetwork(trunk, head, kl_weight=0.25).double()
+    layers = [m for m in net.modules() if isinstance(m, BayesianLinear)]
+    per_layer = 0.25 * sum(m.kl() for m in layers)
+    torch.testing.assert_close(net.penalty(), per_layer)
+    # the same gradients as the layer-by-layer sum
+    fused_grads = torch.autograd.grad(net.penalty(), list(net.parameters()), allow_unused=True)
+    grads = torch.autograd.grad(per_layer, list(net.parameters()), allow_unused=True)
+    for fused, expected in zip(fused_grads, grads, strict=True):
+        assert (fused is None) == (expected is None)
+        if fused is not None:
+            torch.testing.assert_close(fused, expected)
+    # the copies made for prediction keep their own layers
+    copy = deepcopy(net)
+    with torch.no_grad():
+        copy.head.linear.weight_mu.add_(1.0)
+    assert not torch.equal(copy.penalty(), net.penalty())
+    assert ProbabilisticNetwork(trunk, head, kl_weight=0.0).penalty() is None
     trunk, width = build_trunk(2, (4,), ("relu",))
     plain = ProbabilisticNetwork(trunk, GaussianHead(width), kl_weight=1.0)
     assert plain.penalty() is None

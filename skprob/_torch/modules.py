@@ -158,16 +158,33 @@ class BayesianLinear(nn.Module):
 
     def kl(self):
         """Closed-form KL(q || prior) summed over the layer's parameters."""
-        # Per parameter: 0.5 * ((std**2 + mu**2) / prior_std**2 - 1) - log(std / prior_std),
-        # summed with the constants pulled out: fewer kernels in every training step.
-        weight_std, bias_std = self._stds()
-        squares = (weight_std.square() + self.weight_mu.square()).sum() + (
-            bias_std.square() + self.bias_mu.square()
-        ).sum()
-        log_stds = weight_std.log().sum() + bias_std.log().sum()
-        n_params = weight_std.numel() + bias_std.numel()
-        variance = self.prior_std**2
-        return 0.5 * squares / variance - log_stds + n_params * (math.log(self.prior_std) - 0.5)
+        return kl_to_prior([self])
+
+
+def kl_to_prior(layers):
+    """Closed-form KL(q || prior) summed over every parameter of the Bayesian ``layers``.
+
+    The parameters of all layers that share a prior are concatenated and the
+    KL is taken in one pass. Per layer, the dozen small kernels of the KL and
+    their gradients would be about a quarter of a training step of a small
+    network at batch size 256 (measured on the lecture's network).
+    """
+    by_prior = {}
+    for layer in layers:
+        by_prior.setdefault(layer.prior_std, []).append(layer)
+    total = 0.0
+    for prior_std, group in by_prior.items():
+        mu = torch.cat([p.reshape(-1) for m in group for p in (m.weight_mu, m.bias_mu)])
+        rho = torch.cat([p.reshape(-1) for m in group for p in (m.weight_rho, m.bias_rho)])
+        std = F.softplus(rho)
+        # Per parameter: 0.5 * (std**2 + mu**2) / prior_std**2 - log(std / prior_std) - 0.5,
+        # summed with the constants pulled out.
+        total = total + (
+            0.5 * (std.square().sum() + mu.dot(mu)) / prior_std**2
+            - std.log().sum()
+            + mu.numel() * (math.log(prior_std) - 0.5)
+        )
+    return total
 
 
 def gaussian_log_prob(y, loc, scale):
@@ -258,6 +275,8 @@ class ProbabilisticNetwork(nn.Module):
         self.trunk = trunk
         self.head = head
         self.kl_weight = kl_weight
+        # Found once: penalty() runs at every training step.
+        self._bayesian_layers = tuple(m for m in self.modules() if isinstance(m, BayesianLinear))
 
     def forward(self, x):
         return self.head(self.trunk(x))
@@ -271,5 +290,6 @@ class ProbabilisticNetwork(nn.Module):
 
     def penalty(self):
         """``kl_weight`` times the KL divergence of the Bayesian layers, or None."""
-        kls = [m.kl() for m in self.modules() if isinstance(m, BayesianLinear)]
-        return self.kl_weight * sum(kls) if kls else None
+        if not self._bayesian_layers or self.kl_weight == 0:
+            return None
+        return self.kl_weight * kl_to_prior(self._bayesian_layers)
