@@ -50,6 +50,25 @@ def test_exact_for_piecewise_linear_densities():
     assert dist.logpdf(-1.0)[0] == -np.inf and dist.pdf(5.0)[0] == 0.0
 
 
+def test_sf_keeps_its_precision_in_the_right_tail():
+    grid = np.array([0.0, 1.0, 3.0, 4.0])
+    dist = GridDistribution(grid, [[0.0, 2.0, 2.0, 0.0]])  # a trapezoid
+    ys = np.linspace(-1, 5, 25)[None, :]
+    np.testing.assert_allclose(dist.sf(ys) + dist.cdf(ys), 1.0, atol=1e-14)
+    # exact tail mass of the last cell: (4 - y)**2 / 6 on [3, 4]
+    y = np.array([[4.0 - 1e-5, 4.0 - 1e-9]])
+    np.testing.assert_allclose(dist.sf(y), (4.0 - y) ** 2 / 6, rtol=1e-6)
+    assert dist.sf(4.0)[0] == 0.0 and dist.sf(-1.0)[0] == 1.0
+    np.testing.assert_allclose(dist.logsf(y), np.log((4.0 - y) ** 2 / 6), rtol=1e-6)
+
+
+def test_far_right_tail_of_a_tabulated_normal(normals):
+    dist, locs, scales = normals
+    y = locs[:, None] + scales[:, None] * np.array([8.0, 10.0])  # sf ~ 1e-16 and 1e-24
+    expected = stats.norm.sf(y, locs[:, None], scales[:, None])
+    np.testing.assert_allclose(dist.sf(y), expected, rtol=0.05)  # O(h^2) of the table
+
+
 def test_sampling_slicing_affine_and_scipy(normals):
     dist, locs, scales = normals
     draws = dist.sample(20000, random_state=0)

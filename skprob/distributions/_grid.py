@@ -96,6 +96,14 @@ class GridDistribution(ContinuousDistribution):
             axis=1,
         )
         self._cum /= self._cum[:, -1:]
+        # Mass right of each node, summed from the right: sf keeps its relative
+        # precision in the right tail, where 1 - cdf would round to zero.
+        self._tail = np.concatenate(
+            [np.cumsum(self._cell_masses(grid, self.density)[:, ::-1], axis=1)[:, ::-1],
+             np.zeros((len(grid), 1))],
+            axis=1,
+        )
+        self._tail /= self._tail[:, :1]
 
     @staticmethod
     def _cell_masses(grid, density):
@@ -159,7 +167,10 @@ class GridDistribution(ContinuousDistribution):
         return safe_log(self._cdf(y))
 
     def _sf(self, y):
-        return 1.0 - self._cdf(y)
+        j, left, width, pa, pb = self._cell(y)
+        t = left + width - np.clip(y, self.grid[:, :1], self.grid[:, -1:])  # to the cell's end
+        partial = pb * t - (pb - pa) * t * t / (2.0 * width)
+        return np.clip(np.take_along_axis(self._tail, j + 1, axis=1) + partial, 0.0, 1.0)
 
     def _logsf(self, y):
         return safe_log(self._sf(y))
