@@ -93,6 +93,23 @@ def test_other_files_are_rejected(tmp_path):
     torch.save(content, path)
     with pytest.raises(ValueError, match="not a file written by skprob.save"):
         skprob.load(path)
+    skprob.save(model, path)
+    content = torch.load(path, weights_only=True)
+    content["metadata"] = content["metadata"].replace('"format": "', '"format": "future-')
+    torch.save(content, path)
+    with pytest.raises(ValueError, match="not a file written by skprob.save"):
+        skprob.load(path)
+
+
+def test_numpy_scalar_parameters_are_saved_as_plain_numbers(tmp_path):
+    # e.g. the best_params_ of a search over np.logspace come back as numpy scalars
+    model, X, _ = _fitted(MixtureDensityRegressor)
+    model.set_params(alpha=np.float64(0.01), n_components=np.int64(5))
+    skprob.save(model, tmp_path / "model.skprob")
+    loaded = skprob.load(tmp_path / "model.skprob")
+    assert loaded.get_params()["alpha"] == 0.01 and type(loaded.alpha) is float
+    assert loaded.n_components == 5 and type(loaded.n_components) is int
+    np.testing.assert_array_equal(_prediction(loaded, X), _prediction(model, X))
 
 
 def test_save_refuses_unfitted_and_foreign_estimators(tmp_path):
