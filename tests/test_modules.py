@@ -149,3 +149,24 @@ def test_network_penalty_is_the_weighted_kl():
     trunk, width = build_trunk(2, (4,), ("relu",))
     plain = ProbabilisticNetwork(trunk, GaussianHead(width), kl_weight=1.0)
     assert plain.penalty() is None
+
+
+@pytest.mark.parametrize("kind", ["dropout", "bayes", "deterministic"])
+def test_forward_passes_equal_the_full_batched_forward(kind):
+    # The blocks before the first stochastic layer run once, not once per pass:
+    # the result must be what every pass computing everything would give.
+    torch.manual_seed(0)
+    layer = (lambda i, o: BayesianLinear(i, o, 1.0, init_std=0.3)) if kind == "bayes" else nn.Linear
+    trunk, width = build_trunk(3, (8, 5), ("relu", "tanh"), layer=layer,
+                               dropout_rate=0.3 if kind == "dropout" else 0.0)
+    net = ProbabilisticNetwork(trunk, MixtureDensityHead(width, 2, layer=layer)).double().eval()
+    for m in net.stochastic_layers():
+        m.draw(7, torch.Generator().manual_seed(1))
+    x = torch.randn(11, 3, dtype=torch.float64)
+    fast = net.forward_passes(x, 7)
+    full = net(x.expand(7, *x.shape))
+    for a, b in zip(fast, full, strict=True):
+        assert a.shape == (7, 11, 2)
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    if kind != "deterministic":  # the passes differ from each other
+        assert not torch.allclose(fast[1][0], fast[1][1])

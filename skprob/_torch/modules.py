@@ -288,6 +288,22 @@ class ProbabilisticNetwork(nn.Module):
         """Layers with Monte Carlo ``draw``/``clear`` (dropout, Bayesian)."""
         return [m for m in self.modules() if isinstance(m, (MCDropout, BayesianLinear))]
 
+    def forward_passes(self, x, n_passes):
+        """Head parameters of ``n_passes`` Monte Carlo passes over ``x`` of shape (n, d).
+
+        Every output has shape ``(n_passes, n, ...)``; the stochastic layers
+        must hold their draws (``draw``). The trunk's blocks before the first
+        stochastic layer are the same in every pass, so they run once on
+        ``(n, d)``: for a dropout network that is the whole first layer, most
+        of the work when there is one hidden layer.
+        """
+        stochastic = (MCDropout, BayesianLinear)
+        first = next(
+            (i for i, m in enumerate(self.trunk) if isinstance(m, stochastic)), len(self.trunk)
+        )
+        shared = self.trunk[:first](x)
+        return self.head(self.trunk[first:](shared.expand(n_passes, *shared.shape)))
+
     def penalty(self):
         """``kl_weight`` times the KL divergence of the Bayesian layers, or None."""
         if not self._bayesian_layers or self.kl_weight == 0:

@@ -249,7 +249,7 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
     with torch.inference_mode():
         for start in range(0, len(X), chunk_size):
             x = X[start : start + chunk_size]
-            params = network(x if n_passes is None else x.expand(n_passes, *x.shape))
+            params = network(x) if n_passes is None else network.forward_passes(x, n_passes)
             if outputs is None:
                 outputs = tuple(
                     np.empty((*p.shape[:row_axis], len(X), *p.shape[row_axis + 1 :]))
