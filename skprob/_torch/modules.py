@@ -187,6 +187,10 @@ def kl_to_prior(layers):
     return total
 
 
+# Layers whose Monte Carlo passes differ: they hold per-pass draws at prediction.
+_STOCHASTIC_LAYERS = (MCDropout, BayesianLinear)
+
+
 def gaussian_log_prob(y, loc, scale):
     """Elementwise log N(y | loc, scale), without torch.distributions overhead."""
     z = (y - loc) / scale
@@ -286,7 +290,7 @@ class ProbabilisticNetwork(nn.Module):
 
     def stochastic_layers(self):
         """Layers with Monte Carlo ``draw``/``clear`` (dropout, Bayesian)."""
-        return [m for m in self.modules() if isinstance(m, (MCDropout, BayesianLinear))]
+        return [m for m in self.modules() if isinstance(m, _STOCHASTIC_LAYERS)]
 
     def forward_passes(self, x, n_passes):
         """Head parameters of ``n_passes`` Monte Carlo passes over ``x`` of shape (n, d).
@@ -297,9 +301,9 @@ class ProbabilisticNetwork(nn.Module):
         ``(n, d)``: for a dropout network that is the whole first layer, most
         of the work when there is one hidden layer.
         """
-        stochastic = (MCDropout, BayesianLinear)
         first = next(
-            (i for i, m in enumerate(self.trunk) if isinstance(m, stochastic)), len(self.trunk)
+            (i for i, m in enumerate(self.trunk) if isinstance(m, _STOCHASTIC_LAYERS)),
+            len(self.trunk),
         )
         shared = self.trunk[:first](x)
         return self.head(self.trunk[first:](shared.expand(n_passes, *shared.shape)))

@@ -91,18 +91,13 @@ class GridDistribution(ContinuousDistribution):
             )
         self.grid = grid
         self.density = density / mass[:, None]
-        self._cum = np.concatenate(
-            [np.zeros((len(grid), 1)), np.cumsum(self._cell_masses(grid, self.density), axis=1)],
-            axis=1,
-        )
+        cells = self._cell_masses(grid, self.density)
+        zeros = np.zeros((len(grid), 1))
+        self._cum = np.concatenate([zeros, np.cumsum(cells, axis=1)], axis=1)
         self._cum /= self._cum[:, -1:]
         # Mass right of each node, summed from the right: sf keeps its relative
         # precision in the right tail, where 1 - cdf would round to zero.
-        self._tail = np.concatenate(
-            [np.cumsum(self._cell_masses(grid, self.density)[:, ::-1], axis=1)[:, ::-1],
-             np.zeros((len(grid), 1))],
-            axis=1,
-        )
+        self._tail = np.concatenate([np.cumsum(cells[:, ::-1], axis=1)[:, ::-1], zeros], axis=1)
         self._tail /= self._tail[:, :1]
 
     @staticmethod
