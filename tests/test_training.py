@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -130,3 +131,16 @@ def test_predict_params_chunks_give_the_same_answer():
     for a, b in zip(whole, chunked, strict=True):
         assert a.shape == (257,) and a.dtype.name == "float64"
         assert (a == b).all()
+
+
+def test_monte_carlo_chunks_give_the_same_answer():
+    X, _ = _data(257)
+    torch.manual_seed(0)
+    trunk, width = build_trunk(1, (16, 8), ("tanh", "relu"), dropout_rate=0.3)
+    net = ProbabilisticNetwork(trunk, GaussianHead(width))
+    whole = predict_params(net, X, n_passes=5, seed=3)
+    chunked = predict_params(net, X, n_passes=5, seed=3, max_elements=400)  # 5 passes x 16 wide
+    for a, b in zip(whole, chunked, strict=True):
+        assert a.shape == (5, 257)
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+    assert not np.allclose(whole[0][0], whole[0][1])  # the passes differ
