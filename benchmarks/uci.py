@@ -20,7 +20,7 @@ README.
 
 Usage::
 
-    python benchmarks/uci.py                       # everything, ~1 h on 2 cores
+    python benchmarks/uci.py                       # everything, ~25 min on 2 idle cores
     python benchmarks/uci.py --datasets yacht energy --splits 3 --estimators mdn
 """
 
