@@ -39,6 +39,8 @@ FAST = os.environ.get("SKPROB_EXAMPLES_FAST") == "1"
 N_TRAIN = 1000 if FAST else 3000
 MAX_ITER = 40 if FAST else 100
 SCORES = np.arange(3, 9)
+# Bin edges of the scores; the end scores take the tails.
+EDGES = np.r_[-np.inf, SCORES[1:] - 0.5, np.inf]
 NOISE = 0.7
 
 
@@ -55,17 +57,13 @@ def make_scores(n, rng):
 
 def true_probabilities(X):
     """P(y = k | x) for every score k, shape (n, 6)."""
-    lower = np.r_[-np.inf, SCORES[1:] - 0.5]
-    upper = np.r_[SCORES[:-1] + 0.5, np.inf]
-    mean = latent_mean(X)[:, None]
-    return stats.norm.cdf(upper, mean, NOISE) - stats.norm.cdf(lower, mean, NOISE)
+    return np.diff(stats.norm.cdf(EDGES, latent_mean(X)[:, None], NOISE), axis=1)
 
 
 def score_probabilities(dist):
-    """Mass of a predictive density on each score's bin; the end scores take the tails."""
-    edges = np.r_[-np.inf, SCORES[1:] - 0.5, np.inf]
-    cdf = dist.cdf(np.broadcast_to(edges[1:-1], (len(dist), len(edges) - 2)))
-    return np.diff(np.column_stack([np.zeros(len(dist)), cdf, np.ones(len(dist))]), axis=1)
+    """Mass of a predictive density on each score's bin, shape (n, 6)."""
+    inner = dist.cdf(np.broadcast_to(EDGES[1:-1], (len(dist), len(EDGES) - 2)))
+    return np.diff(np.column_stack([np.zeros(len(dist)), inner, np.ones(len(dist))]), axis=1)
 
 
 rng = np.random.default_rng(0)
