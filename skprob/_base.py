@@ -8,7 +8,6 @@ input validation, seeding, the validation split, sample weights, warm starts,
 calling THE training loop, fitted attributes — lives here, once.
 """
 
-import threading
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -29,17 +28,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from skprob._torch.modules import ACTIVATIONS
-from skprob._torch.training import TrainingConfig, predict_params, train
-from skprob.exceptions import DiscreteTargetWarning
+from skprob._state import all_or_nothing
+from skprob._torch.modules import ACTIVATIONS, initialize_parameters
+from skprob._torch.threads import intra_op_threads, largest_matmul, threads_for
+from skprob._torch.training import TrainingConfig, predict_params, train, trimmed_mean
+from skprob.exceptions import DiscreteTargetWarning, TrainingDivergedError
 
 _MAX_SEED = np.iinfo(np.int32).max
-# Network initialisation, shuffling and dropout/weight noise draw from torch's
-# global generator, which every thread of the process shares: fits running in
-# threads (joblib's threading backend, dask workers with processes=False) would
-# interleave their draws and lose the reproducibility an int random_state
-# promises. One fit at a time per process holds that global stream.
-_GLOBAL_RNG_LOCK = threading.Lock()
 
 
 def resolve_device(device):
@@ -74,11 +69,71 @@ def numeric_target(y):
         ) from exc
 
 
+def weighted_quantiles(values, weights, quantiles):
+    """Quantiles of a weighted sample (inverse of the weighted empirical cdf, midpoints)."""
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order]
+    cumulative = np.cumsum(weights) - 0.5 * weights
+    return np.interp(np.asarray(quantiles) * weights.sum(), cumulative, values)
+
+
+# The interquartile range of a standard normal, to turn an IQR into a scale.
+_NORMAL_IQR = 1.3489795003921634
+
+
+def target_location_scale(y, sample_weight):
+    """Robust, overflow-safe location and scale for standardising a regression target.
+
+    The location is the weighted median. The scale is the smaller of the
+    standard deviation and the normal-consistent interquartile range: a few
+    gross outliers inflate the standard deviation (and would squeeze every
+    other row into a sliver of the standardised axis, below the networks'
+    smallest scale) but not the IQR, while a sample with most values tied has
+    an IQR of zero but a usable standard deviation. Moments are taken on y
+    divided by its largest deviation, so that neither y ~ 1e300 nor a spread
+    of 1e-300 overflows or underflows.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Finite float64 targets.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights with a positive sum.
+
+    Returns
+    -------
+    location, scale : float
+        ``scale`` is finite and positive.
+    """
+    location = float(weighted_quantiles(y, sample_weight, 0.5))
+    with np.errstate(over="ignore"):
+        deviation = y - location
+    if not np.isfinite(deviation).all():
+        raise ValueError(
+            "y spans a range too wide to standardise in float64 (values from "
+            f"{y.min():.3g} to {y.max():.3g}); rescale or transform y."
+        )
+    largest = np.abs(deviation).max()
+    if largest == 0:  # a constant target: any positive scale will do
+        return location, abs(location) or 1.0
+    unit = deviation / largest
+    centre = np.average(unit, weights=sample_weight)
+    std = largest * np.sqrt(np.average((unit - centre) ** 2, weights=sample_weight))
+    q25, q75 = weighted_quantiles(unit, sample_weight, [0.25, 0.75])
+    iqr_scale = largest * (q75 - q25) / _NORMAL_IQR
+    scale = min(std, iqr_scale) if iqr_scale > 0 else std
+    if not 0 < scale < np.inf:
+        raise ValueError(f"y could not be standardised (scale {scale!r}); rescale y.")
+    return location, float(scale)
+
+
 # A regression target with at most this many distinct values, each seen on
 # average at least _DISCRETE_MIN_REPEATS times, is treated as discrete: 20
 # covers scores, ratings and counts of a few categories, and the repeat rule
 # keeps small continuous samples that happen to tie from being flagged.
 _DISCRETE_MAX_VALUES = 20
+# Standardised targets beyond this cannot be squared in float32 (the NLL's z**2).
+_FLOAT32_TARGET_LIMIT = 1e18
 _DISCRETE_MIN_REPEATS = 5
 
 
@@ -95,7 +150,7 @@ def warn_if_discrete_target(y):
         "For ordered categories use a classifier; to model y as continuous, dequantise "
         "it, e.g. y + rng.uniform(-0.5, 0.5, len(y)) for integers.",
         DiscreteTargetWarning,
-        stacklevel=6,  # the caller of fit or partial_fit
+        stacklevel=7,  # the caller of fit or partial_fit
     )
 
 
@@ -118,7 +173,9 @@ def hidden_layers(hidden_layer_sizes):
     """Validate ``hidden_layer_sizes`` and return it as a tuple of ints."""
     sizes = (hidden_layer_sizes,) if np.isscalar(hidden_layer_sizes) else hidden_layer_sizes
     sizes = tuple(sizes)
-    if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+    if not all(
+        isinstance(s, Integral) and not isinstance(s, (bool, np.bool_)) and s > 0 for s in sizes
+    ):
         raise ValueError(f"hidden_layer_sizes must be positive integers, got {hidden_layer_sizes}.")
     return sizes
 
@@ -165,6 +222,11 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
     def _prepare_network(self, network, n_train):
         """Hook called before training with the number of training rows."""
 
+    @abstractmethod
+    def _reference_nll(self, y_encoded, sample_weight):
+        """Trimmed-mean NLL of the targets' marginal distribution, to detect a blown-up fit."""
+
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the network by minimising the negative log-likelihood of y given X.
@@ -183,11 +245,22 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If training blows up (see :func:`~skprob._torch.training.train`).
+            Whatever fails, the estimator is left exactly as it was before the
+            call: a failed first fit leaves it unfitted.
         """
         return self._fit(X, y, sample_weight)
 
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "module_")
+
     # -------------------------------------------------------------- fit glue
     def _validate_fit_data(self, X, y, sample_weight, reset):
+        self._check_target_shape(y)
         X, y = validate_data(
             self,
             X,
@@ -200,11 +273,30 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         if is_regressor(self):
             y = numeric_target(y)
         else:
-            check_classification_targets(y)
+            _check_labels(y)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        return X, y, sample_weight
+        largest = sample_weight.max()
+        if not largest > 0:
+            raise ValueError("sample_weight has no positive weight; nothing to fit.")
+        # Divided by the largest weight so that sums and means cannot overflow.
+        return X, y, sample_weight / largest
+
+    def _check_target_shape(self, y):
+        shape = np.asarray(y).shape
+        if len(shape) == 2 and shape[1] > 1:
+            kind, wrapper = (
+                ("regressors", "MultiOutputRegressor")
+                if is_regressor(self)
+                else ("classifiers", "MultiOutputClassifier")
+            )
+            raise ValueError(
+                f"y has shape {shape}: skprob {kind} take one target per row, y of shape "
+                f"(n_samples,). For {shape[1]} outputs, fit one model per column, e.g. "
+                f"sklearn.multioutput.{wrapper}({type(self).__name__}()), which gives "
+                "independent predictive distributions for the outputs."
+            )
 
     def _training_config(self, n_samples, max_iter, schedule):
         batch_size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
@@ -219,9 +311,12 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
             shuffle=self.shuffle,
             verbose=bool(self.verbose),
             description=type(self).__name__,
+            check_fraction=self._divergence_check_fraction,
         )
 
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
+        # Attributes are set freely below: all_or_nothing on the public methods
+        # puts every one of them back if anything raises.
         fitted = hasattr(self, "module_")
         first_call = not fitted or not (incremental or self.warm_start)
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first_call)
@@ -231,6 +326,9 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         y_encoded = self._encode_target(y)
         device = resolve_device(self.device)
         seed = int(self._rng.randint(_MAX_SEED))
+        # Every random draw of this fit comes from this generator, never from
+        # torch's global one, so threads fitting side by side stay reproducible.
+        generator = torch.Generator(device=device).manual_seed(seed)
 
         train_idx = np.arange(len(X))
         validation = None
@@ -244,15 +342,13 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
             max_iter=1 if incremental else self.max_iter,
             schedule="constant" if incremental else self.learning_rate,
         )
-        with _GLOBAL_RNG_LOCK, torch.random.fork_rng(
-            devices=[device] if device.type == "cuda" else []
-        ):
-            torch.manual_seed(seed)
-            network = self._build_network(X.shape[1]) if first_call else self.module_
-            self._prepare_network(network, len(train_idx))
-            network.to(device)
-            optimizer_state = None if first_call else self._optimizer_state
-            try:
+        network = self._new_network(X.shape[1], seed) if first_call else self.module_
+        reference_nll = self._reference_nll(y_encoded[train_idx], sample_weight[train_idx])
+        self._prepare_network(network, len(train_idx))
+        network.to(device)
+        threads = threads_for(largest_matmul(network, config.batch_size))
+        try:
+            with intra_op_threads(threads):
                 history, optimizer_state = train(
                     network,
                     X_t,
@@ -260,10 +356,14 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
                     w_t,
                     config,
                     validation=validation,
-                    optimizer_state=optimizer_state if incremental else None,
+                    optimizer_state=self._optimizer_state if incremental and fitted else None,
+                    generator=generator,
+                    reference_nll=reference_nll,
                 )
-            finally:
-                network.to("cpu")
+        except TrainingDivergedError as exc:
+            raise TrainingDivergedError(f"{exc} {self._divergence_advice(X)}") from None
+        finally:
+            network.to("cpu")
         self._record_history(history, first_call)
         # Monte Carlo estimators draw their prediction passes from this seed, so
         # predictions are a deterministic function of the fitted model.
@@ -271,6 +371,41 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         self.module_ = network
         self._optimizer_state = _state_to_cpu(optimizer_state)
         return self
+
+    def _new_network(self, n_features, seed):
+        """A freshly initialised network whose weights come from ``seed`` alone.
+
+        Built on the meta device (no memory, no random draws), then given
+        storage and initialised from its own generator.
+        """
+        with torch.device("meta"):
+            network = self._build_network(n_features)
+        network.to_empty(device="cpu")
+        return initialize_parameters(network, torch.Generator().manual_seed(seed))
+
+    def _divergence_causes(self):
+        """Parameter settings that make divergence likely; extended by subclasses."""
+        causes = []
+        if self.learning_rate_init > 0.05:
+            causes.append(
+                f"learning_rate_init={self.learning_rate_init:g} is large (the default is 1e-3)"
+            )
+        return causes
+
+    def _divergence_advice(self, X):
+        causes = self._divergence_causes()
+        largest = float(np.abs(X).max()) if X.size else 0.0
+        if largest > 1e3:
+            causes.append(
+                f"X has values of magnitude up to {largest:.3g}; standardise it, e.g. with "
+                "sklearn.preprocessing.StandardScaler in a pipeline"
+            )
+        if not causes:
+            return (
+                "Try a smaller learning_rate_init, a larger alpha, or standardise X "
+                "(e.g. with StandardScaler)."
+            )
+        return "Likely cause: " + "; ".join(causes) + "."
 
     def _validation_split(self, y, seed):
         stratify = y if is_classifier(self) else None
@@ -290,8 +425,11 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         y_t = torch.as_tensor(y_encoded[idx], device=device)
         w = sample_weight[idx]
         # Uniform weights take the unweighted path: identical numbers, less work.
-        w_t = None if np.all(w == w[0]) else torch.as_tensor(w / w.mean(), dtype=torch.float32)
-        return X_t, y_t, None if w_t is None else w_t.to(device)
+        if np.all(w == w[0]):
+            return X_t, y_t, None
+        # The weights were divided by their maximum, so the mean is at most 1.
+        w_t = torch.as_tensor(w / w.mean(), dtype=torch.float32, device=device)
+        return X_t, y_t, w_t
 
     def _record_history(self, history, first_call):
         if first_call:
@@ -309,7 +447,9 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         check_float32_range(X)
         # torch cannot wrap read-only arrays (e.g. joblib memmaps) without a copy
         X = np.require(X, requirements="W")
-        return predict_params(self.module_, X, n_passes=n_passes, seed=seed)
+        work = largest_matmul(self.module_, len(X)) * (1 if n_passes is None else n_passes)
+        with intra_op_threads(threads_for(work)):
+            return predict_params(self.module_, X, n_passes=n_passes, seed=seed)
 
     def predict_dist(self, X):
         """Predictive distribution of y for every row of X.
@@ -336,16 +476,33 @@ class ProbabilisticRegressorMixin(RegressorMixin):
     included), so densities are in the user's units.
     """
 
+    # The divergence check averages the lowest 90% of per-sample NLLs, so that
+    # a few gross outliers in y cannot pass for a blown-up fit.
+    _divergence_check_fraction = 0.9
+
     def _init_target(self, y, sample_weight, classes=None):
         warn_if_discrete_target(y)
-        mean = np.average(y, weights=sample_weight)
-        scale = np.sqrt(np.average((y - mean) ** 2, weights=sample_weight))
-        self._y_mean = float(mean)
-        self._y_scale = float(scale) if scale > 0 else 1.0
+        self._y_mean, self._y_scale = target_location_scale(y, sample_weight)
+
+    def _reference_nll(self, y_encoded, sample_weight):
+        # A standard normal on the standardised targets.
+        z = y_encoded.astype(np.float64)
+        nll = 0.5 * z**2 + 0.5 * np.log(2 * np.pi)
+        return trimmed_mean(nll, self._divergence_check_fraction, sample_weight)
 
     def _encode_target(self, y):
-        return ((y - self._y_mean) / self._y_scale).astype(np.float32)
+        with np.errstate(over="ignore"):
+            z = (y - self._y_mean) / self._y_scale
+        largest = np.abs(z).max() if z.size else 0.0
+        if not largest < _FLOAT32_TARGET_LIMIT:
+            raise ValueError(
+                f"y has values {largest:.3g} times its typical spread (median {self._y_mean:.4g}, "
+                f"robust scale {self._y_scale:.4g}) from its centre, beyond what the network's "
+                "float32 can train on; remove such outliers or transform y (e.g. log)."
+            )
+        return z.astype(np.float32)
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Run one epoch over ``(X, y)``, initialising the network on the first call.
@@ -441,6 +598,8 @@ class ProbabilisticClassifierMixin(ClassifierMixin):
     scikit-learn; the predictive distribution is a :class:`Categorical`.
     """
 
+    _divergence_check_fraction = 1.0
+
     def _init_target(self, y, sample_weight, classes=None):
         self.classes_ = np.unique(y) if classes is None else np.unique(np.asarray(classes))
         if len(self.classes_) < 2:
@@ -449,6 +608,7 @@ class ProbabilisticClassifierMixin(ClassifierMixin):
                 f"class: {self.classes_.tolist()}."
             )
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch over ``(X, y)``, initialising the network on the first call.
@@ -471,6 +631,12 @@ class ProbabilisticClassifierMixin(ClassifierMixin):
             The updated estimator.
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _reference_nll(self, y_encoded, sample_weight):
+        # The class frequencies of the targets, the best constant prediction.
+        freq = np.bincount(y_encoded, weights=sample_weight, minlength=len(self.classes_))
+        with np.errstate(divide="ignore"):
+            return trimmed_mean(-np.log(freq[y_encoded] / freq.sum()), weights=sample_weight)
 
     def _encode_target(self, y):
         index = np.searchsorted(self.classes_, y)
@@ -530,11 +696,23 @@ class ProbabilisticClassifierMixin(ClassifierMixin):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
+def _check_labels(y):
+    """Classification targets, or a clear error for labels of mixed types."""
+    if y.dtype == object:
+        kinds = sorted({"str" if isinstance(v, str) else type(v).__name__ for v in y.ravel()})
+        if "str" in kinds and len(kinds) > 1:
+            raise TypeError(
+                f"y mixes class labels of different types ({', '.join(kinds)}), which cannot "
+                "be sorted into classes_; use labels of one type, e.g. all strings."
+            )
+    check_classification_targets(y)
+
+
 def _state_to_cpu(state):
-    """Optimizer state with every tensor on the CPU, so a fitted model pickles portably."""
+    """Optimizer state as CPU copies, so a fitted model pickles portably and shares nothing."""
     def move(value):
         if isinstance(value, torch.Tensor):
-            return value.cpu()
+            return value.detach().to("cpu", copy=True)
         if isinstance(value, dict):
             return {k: move(v) for k, v in value.items()}
         return value

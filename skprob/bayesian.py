@@ -42,6 +42,15 @@ class _BaseBayesianMLP(BaseProbabilisticNetwork):
             n_features, sizes, activations_per_layer(self.activation, sizes), layer=self._layer()
         )
 
+    def _divergence_causes(self):
+        causes = super()._divergence_causes()
+        if self.prior_std < 1e-3:
+            causes.append(
+                f"prior_std={self.prior_std:g} is tiny: the KL term to the prior grows as "
+                "1 / prior_std**2 and overflows (the default is 1.0)"
+            )
+        return causes
+
     def _prepare_network(self, network, n_train):
         # The ELBO per training sample: mean NLL + KL(q || prior) / n_train.
         network.kl_weight = 1.0 / n_train if self.kl_weight is None else self.kl_weight

@@ -82,10 +82,15 @@ class MCDropout(nn.Module):
         super().__init__()
         self.width, self.rate = width, rate
         self.masks = None
+        self.generator = None
 
     def forward(self, h):
         if self.training:
-            return F.dropout(h, self.rate, training=True)
+            # Masks drawn from the fit's own generator (F.dropout would take
+            # torch's global one, which every thread of the process shares).
+            keep = 1.0 - self.rate
+            mask = torch.empty_like(h).bernoulli_(keep, generator=self.generator)
+            return h * mask.div_(keep)
         return h if self.masks is None else h * self.masks
 
     def draw(self, n_passes, generator):
@@ -123,14 +128,23 @@ class BayesianLinear(nn.Module):
 
     def __init__(self, n_in, n_out, prior_std, init_std=1e-3):
         super().__init__()
-        self.prior_std = prior_std
-        bound = 1.0 / math.sqrt(n_in)
-        self.weight_mu = nn.Parameter(torch.empty(n_out, n_in).uniform_(-bound, bound))
-        self.bias_mu = nn.Parameter(torch.empty(n_out).uniform_(-bound, bound))
-        rho = _inverse_softplus(init_std)
-        self.weight_rho = nn.Parameter(torch.full((n_out, n_in), rho))
-        self.bias_rho = nn.Parameter(torch.full((n_out,), rho))
+        self.prior_std, self.init_std = prior_std, init_std
+        self.weight_mu = nn.Parameter(torch.empty(n_out, n_in))
+        self.bias_mu = nn.Parameter(torch.empty(n_out))
+        self.weight_rho = nn.Parameter(torch.empty(n_out, n_in))
+        self.bias_rho = nn.Parameter(torch.empty(n_out))
         self.weights = self.biases = None
+        self.generator = None
+        self.reset_parameters()
+
+    def reset_parameters(self, generator=None):
+        """Means uniform in ``±1/sqrt(n_in)`` (as ``nn.Linear``), stds at ``init_std``."""
+        bound = 1.0 / math.sqrt(self.weight_mu.shape[1])
+        with torch.no_grad():
+            self.weight_mu.uniform_(-bound, bound, generator=generator)
+            self.bias_mu.uniform_(-bound, bound, generator=generator)
+            self.weight_rho.fill_(_inverse_softplus(self.init_std))
+            self.bias_rho.fill_(_inverse_softplus(self.init_std))
 
     def _stds(self):
         return F.softplus(self.weight_rho), F.softplus(self.bias_rho)
@@ -143,7 +157,10 @@ class BayesianLinear(nn.Module):
             return mean
         weight_std, bias_std = self._stds()
         var = F.linear(x * x, weight_std * weight_std, bias_std * bias_std)
-        return mean + torch.sqrt(var + 1e-16) * torch.randn_like(mean)
+        noise = torch.randn(
+            mean.shape, generator=self.generator, dtype=mean.dtype, device=mean.device
+        )
+        return mean + torch.sqrt(var + 1e-16) * noise
 
     def draw(self, n_passes, generator):
         weight_std, bias_std = (s.detach().double() for s in self._stds())
@@ -189,6 +206,27 @@ def kl_to_prior(layers):
 
 # Layers whose Monte Carlo passes differ: they hold per-pass draws at prediction.
 _STOCHASTIC_LAYERS = (MCDropout, BayesianLinear)
+
+
+def initialize_parameters(network, generator):
+    """Draw every parameter of ``network`` afresh from ``generator``.
+
+    ``nn.Linear`` layers get PyTorch's default distribution (weights and
+    biases uniform in ``±1/sqrt(fan_in)``); modules with a
+    ``reset_parameters(generator)`` method of their own (Bayesian layers,
+    heads with a shared scale) use it. Used on a network built on the meta
+    device, so that building it touches no global random state.
+    """
+    for module in network.modules():
+        if isinstance(module, nn.Linear):
+            bound = 1.0 / math.sqrt(module.in_features)
+            with torch.no_grad():
+                module.weight.uniform_(-bound, bound, generator=generator)
+                if module.bias is not None:
+                    module.bias.uniform_(-bound, bound, generator=generator)
+        elif isinstance(module, (BayesianLinear, GaussianHead)):
+            module.reset_parameters(generator)
+    return network
 
 
 def gaussian_log_prob(y, loc, scale):
@@ -238,6 +276,12 @@ class GaussianHead(nn.Module):
         self.linear = layer(n_in, 2 if heteroscedastic else 1)
         if not heteroscedastic:
             self.raw_scale = nn.Parameter(torch.zeros(()))
+
+    def reset_parameters(self, generator=None):
+        """Re-initialise the affine map; the shared scale starts at softplus(0)."""
+        if not self.heteroscedastic:
+            with torch.no_grad():
+                self.raw_scale.zero_()
 
     def forward(self, h):
         out = self.linear(h)
@@ -307,6 +351,11 @@ class ProbabilisticNetwork(nn.Module):
         )
         shared = self.trunk[:first](x)
         return self.head(self.trunk[first:](shared.expand(n_passes, *shared.shape)))
+
+    def set_generator(self, generator):
+        """Make every stochastic layer draw its training noise from ``generator`` (or None)."""
+        for layer in self.stochastic_layers():
+            layer.generator = generator
 
     def penalty(self):
         """``kl_weight`` times the KL divergence of the Bayesian layers, or None."""

@@ -32,6 +32,11 @@ class TrainingConfig:
     shuffle: bool = True
     verbose: bool = False
     description: str = "fit"
+    # Fraction of the per-sample NLLs (the lowest) that the divergence check
+    # averages: below 1 for regression, so a few outlying targets cannot
+    # trigger it; 1 for classification, where labels cannot be outliers and a
+    # blown-up network is confidently wrong on a few rows only.
+    check_fraction: float = 1.0
 
 
 @dataclass
@@ -64,7 +69,9 @@ def make_optimizer(network, config, n_train, state=None):
     # networks of tabular data the per-tensor Python loop would dominate a step.
     optimizer = torch.optim.Adam(groups, lr=config.learning_rate_init, fused=True)
     if state is not None:
-        optimizer.load_state_dict(state)
+        # A copy: Adam updates its moment tensors in place, and the caller's
+        # stored state must survive a call that fails.
+        optimizer.load_state_dict(copy.deepcopy(state))
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate_init
     return optimizer
@@ -95,7 +102,50 @@ def evaluate_nll(network, X, y, weights=None, *, chunk_size=65536):
     return total / len(X)
 
 
-def train(network, X, y, weights, config, *, validation=None, optimizer_state=None):
+def _all_finite(network):
+    return all(torch.isfinite(p).all() for p in network.parameters())
+
+
+# Training blew up, even if every number is still finite, when its per-sample
+# NLL (nats; for regression a trimmed mean, so that a few outliers in y cannot
+# trigger it: ``TrainingConfig.check_fraction``)
+# ends several times its own size above where it started, or so far
+# above the NLL of predicting the targets' marginal distribution that no
+# density it predicts is usable (inputs of absurd scale give this from the
+# first step on). Both margins are relative to max(1, |reference|).
+_EXPLODED_FACTOR = 3.0
+_CHECK_ROWS = 2048
+_ABSURD_FACTOR = 1e4
+
+
+def trimmed_mean(values, fraction=1.0, weights=None):
+    """Weighted mean of the lowest ``fraction`` (by weight) of ``values``; all of them for 1."""
+    values = torch.as_tensor(values).flatten().double()
+    weights = torch.ones_like(values) if weights is None else torch.as_tensor(weights).double()
+    values, order = torch.sort(values)
+    weights = weights.flatten()[order]
+    # Keep a value while the weight below it is under the fraction of the total.
+    kept = (torch.cumsum(weights, 0) - weights) < fraction * weights.sum()
+    kept &= weights > 0
+    return ((values * weights)[kept].sum() / weights[kept].sum()).item()
+
+
+def _above(nll, reference, factor):
+    return nll > reference + factor * max(1.0, abs(reference))
+
+
+def train(
+    network,
+    X,
+    y,
+    weights,
+    config,
+    *,
+    validation=None,
+    optimizer_state=None,
+    generator=None,
+    reference_nll=None,
+):
     """Fit ``network`` in place by minimising the mean negative log-likelihood.
 
     Parameters
@@ -116,6 +166,16 @@ def train(network, X, y, weights, config, *, validation=None, optimizer_state=No
         high and the location bias the schedule is there to remove.
     optimizer_state : dict or None
         State of a previous call's optimizer, to continue (``partial_fit``).
+    generator : torch.Generator or None
+        Source of every random draw of the call (minibatch order, dropout
+        masks, weight noise), so that a fit does not depend on torch's global
+        generator or on what other threads draw from it.
+    reference_nll : float or None
+        Mean (trimmed to ``config.check_fraction``) of the per-sample NLL of a trivial
+        model of the same targets (e.g. their marginal distribution). A fit
+        whose trimmed training NLL ends
+        absurdly far above it has blown up, however finite its numbers; None
+        skips this check.
 
     Returns
     -------
@@ -126,8 +186,10 @@ def train(network, X, y, weights, config, *, validation=None, optimizer_state=No
     Raises
     ------
     TrainingDivergedError
-        If an epoch's loss is not finite. The network's weights are restored
-        to what they were before the call.
+        If an epoch's loss is not finite, if the (trimmed) training NLL ends
+        far above ``reference_nll`` or well above where it started, or if any
+        weight is non-finite at the end.
+        The network's weights are restored to what they were before the call.
     """
     n = len(X)
     batch_size = min(config.batch_size, n)
@@ -135,16 +197,23 @@ def train(network, X, y, weights, config, *, validation=None, optimizer_state=No
     total_steps = config.max_iter * n_batches
     optimizer = make_optimizer(network, config, n, optimizer_state)
     initial_state = copy.deepcopy(network.state_dict())
-    initial_optimizer_state = copy.deepcopy(optimizer.state_dict())
+
+    def diverged(reason):
+        network.load_state_dict(initial_state)
+        network.set_generator(None)
+        network.eval()
+        return TrainingDivergedError(f"Training diverged: {reason}.")
 
     history = TrainingHistory()
     best_state = None
+    start_nll = None
     epochs_without_improvement = 0
     network.train()
+    network.set_generator(generator)
     bar = tqdm(range(config.max_iter), desc=config.description, disable=not config.verbose)
     for epoch in bar:
         if config.shuffle:
-            perm = torch.randperm(n, device=X.device)
+            perm = torch.randperm(n, device=X.device, generator=generator)
             X_epoch, y_epoch = X[perm], y[perm]
             w_epoch = None if weights is None else weights[perm]
         else:
@@ -156,23 +225,20 @@ def train(network, X, y, weights, config, *, validation=None, optimizer_state=No
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate_init * factor
             w_batch = None if w_epoch is None else w_epoch[start:stop]
-            loss = _weighted_mean(network.nll(X_epoch[start:stop], y_epoch[start:stop]), w_batch)
+            per_sample = network.nll(X_epoch[start:stop], y_epoch[start:stop])
+            nll = _weighted_mean(per_sample, w_batch)
             penalty = network.penalty()
-            if penalty is not None:
-                loss = loss + penalty
+            loss = nll if penalty is None else nll + penalty
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             batch_losses.append(loss.detach() * (min(stop, n) - start))
+            if start_nll is None:
+                # Taken before any step: the untrained network's NLL on one minibatch.
+                start_nll = trimmed_mean(per_sample.detach(), config.check_fraction, w_batch)
         epoch_loss = torch.stack(batch_losses).sum().item() / n
         if not math.isfinite(epoch_loss):
-            network.load_state_dict(initial_state)
-            optimizer.load_state_dict(initial_optimizer_state)
-            raise TrainingDivergedError(
-                f"Training diverged: the loss became non-finite ({epoch_loss}) at epoch "
-                f"{epoch + 1}. Try a smaller learning_rate_init, a larger alpha, or check "
-                "the scale of X (standardise it, e.g. with StandardScaler)."
-            )
+            raise diverged(f"the loss became non-finite ({epoch_loss}) at epoch {epoch + 1}")
         history.loss_curve.append(epoch_loss)
         history.n_iter = epoch + 1
 
@@ -199,9 +265,31 @@ def train(network, X, y, weights, config, *, validation=None, optimizer_state=No
         ):
             break
     bar.close()
+    network.set_generator(None)
     if best_state is not None:
         network.load_state_dict(best_state)
+    if not _all_finite(network):
+        raise diverged("the last optimiser step made some weights non-finite")
     network.eval()
+    # Judged on the weights kept, after the last optimiser step (with one
+    # minibatch per epoch, every recorded loss predates the step that blew up):
+    # the first rows of the training set suffice to see an explosion.
+    with torch.inference_mode():
+        final_nll = trimmed_mean(
+            network.nll(X[:_CHECK_ROWS], y[:_CHECK_ROWS]),
+            config.check_fraction,
+            None if weights is None else weights[:_CHECK_ROWS],
+        )
+    if _above(final_nll, start_nll, _EXPLODED_FACTOR):
+        raise diverged(
+            f"the training NLL grew from {start_nll:.4g} (untrained network) to "
+            f"{final_nll:.4g} nats per sample"
+        )
+    if reference_nll is not None and _above(final_nll, reference_nll, _ABSURD_FACTOR):
+        raise diverged(
+            f"the training NLL ended at {final_nll:.4g} nats per sample, absurdly far above "
+            f"the {reference_nll:.4g} of predicting the targets' marginal distribution"
+        )
     return history, optimizer.state_dict()
 
 

@@ -48,7 +48,14 @@ def _mixture_logpdf(y, log_coefficients, means, stds):
 def _mixture_moments(weights, means, stds):
     """Mean and variance (law of total variance) of rows of mixtures."""
     mean = np.sum(weights * means, axis=1)
-    var = np.sum(weights * (stds**2 + (means - mean[:, None]) ** 2), axis=1)
+    deviations = means - mean[:, None]
+    # Squared in units of each row's largest spread, so that the variance does
+    # not overflow (or underflow) before it has to.
+    unit = np.maximum(np.abs(deviations).max(axis=1), stds.max(axis=1))[:, None]
+    unit[unit == 0] = 1.0
+    spread = np.sum(weights * ((stds / unit) ** 2 + (deviations / unit) ** 2), axis=1)
+    with np.errstate(over="ignore"):
+        var = spread * unit[:, 0] ** 2
     return mean, var
 
 

@@ -1,0 +1,316 @@
+"""Faults a careless user or an unlucky run meets: every call is all-or-nothing.
+
+Each test reproduces one failure seen in a review of the fitting path
+(skprob/_base.py, skprob/_state.py, skprob/_torch/training.py) and asserts the
+property that failed: a call that raises changes nothing, a blown-up fit is
+refused, hostile targets and weights are handled, and randomness and threads
+stay local to the call.
+"""
+
+import copy
+import threading
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from skprob import (
+    BayesianMLPClassifier,
+    BayesianMLPRegressor,
+    DropoutMLPClassifier,
+    DropoutMLPRegressor,
+    MixtureDensityRegressor,
+)
+from skprob.exceptions import TrainingDivergedError
+from skprob.metrics import negative_log_likelihood
+
+REGRESSORS = [MixtureDensityRegressor, DropoutMLPRegressor, BayesianMLPRegressor]
+CLASSIFIERS = [DropoutMLPClassifier, BayesianMLPClassifier]
+ALL = REGRESSORS + CLASSIFIERS
+
+
+def _make(estimator_class, **params):
+    defaults = {"hidden_layer_sizes": (8,), "max_iter": 3, "random_state": 0}
+    if estimator_class is not MixtureDensityRegressor:
+        defaults["n_mc_samples"] = 3
+    return estimator_class(**{**defaults, **params})
+
+
+def _data(estimator_class, n=80, n_features=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_features))
+    y = X[:, 0] + 0.1 * rng.normal(size=n)
+    return X, (y > 0).astype(int) if estimator_class in CLASSIFIERS else y
+
+
+def _prediction(estimator, X):
+    return estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else (
+        estimator.predict_dist(X).logpdf(np.zeros(len(X)))
+    )
+
+
+def _fitted_state(estimator):
+    """Every attribute that is not a parameter, with tensors as numpy copies."""
+    params = estimator.get_params(deep=False)
+    state = {}
+    for key, value in vars(estimator).items():
+        if key in params:
+            continue
+        if key == "module_":
+            value = {k: v.detach().numpy().copy() for k, v in value.state_dict().items()}
+            state["module_training"] = estimator.module_.training
+        elif key == "_rng":
+            value = value.get_state()[1].copy()
+        elif key == "_optimizer_state":
+            value = repr(copy.deepcopy(value))
+        state[key] = value
+    return state
+
+
+def _assert_same_state(before, after):
+    assert before.keys() == after.keys()
+    for key in before:
+        a, b = before[key], after[key]
+        if isinstance(a, dict):
+            assert a.keys() == b.keys()
+            for k in a:
+                np.testing.assert_array_equal(a[k], b[k], err_msg=f"{key}[{k}]")
+        else:
+            np.testing.assert_array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object),
+                                          err_msg=key)
+
+
+# ---------------------------------------------------------------- all-or-nothing
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_a_warm_start_fit_with_other_features_changes_nothing(estimator_class):
+    X, y = _data(estimator_class)
+    est = _make(estimator_class, warm_start=True).fit(X, y)
+    before, prediction = _fitted_state(est), _prediction(est, X)
+    X_other, y_other = _data(estimator_class, n_features=5, seed=1)
+    with pytest.raises(ValueError, match="features"):
+        est.fit(X_other, y_other * 1000)
+    _assert_same_state(before, _fitted_state(est))
+    np.testing.assert_array_equal(_prediction(est, X), prediction)
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_a_diverging_refit_changes_nothing(estimator_class):
+    X, y = _data(estimator_class)
+    est = _make(estimator_class).fit(X, y)
+    before, prediction = _fitted_state(est), _prediction(est, X)
+    y_new = y * 1000.0 + 5000.0 if estimator_class in REGRESSORS else np.where(y > 0, "b", "c")
+    est.set_params(learning_rate_init=1e6)
+    with pytest.raises(TrainingDivergedError, match="learning_rate_init"):
+        est.fit(X, y_new)
+    _assert_same_state(before, _fitted_state(est))
+    np.testing.assert_array_equal(_prediction(est, X), prediction)
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_a_failed_partial_fit_is_a_no_op(estimator_class):
+    """A sequence of partial_fit calls gives bit-identical weights with or without a failed call."""
+    X, y = _data(estimator_class)
+    kwargs = {"classes": [0, 1]} if estimator_class in CLASSIFIERS else {}
+    clean, faulty = _make(estimator_class), _make(estimator_class)
+    for est in (clean, faulty):
+        est.partial_fit(X, y, **kwargs)
+        est.partial_fit(X, y)
+    faulty.set_params(learning_rate_init=1e6)
+    with pytest.raises(TrainingDivergedError):
+        faulty.partial_fit(X, y)
+    faulty.set_params(learning_rate_init=clean.learning_rate_init)
+    for est in (clean, faulty):
+        est.partial_fit(X, y)
+        est.partial_fit(X, y)
+    _assert_same_state(_fitted_state(clean), _fitted_state(faulty))
+    assert all(np.isfinite(p).all() for p in _fitted_state(faulty)["module_"].values())
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_a_failed_first_fit_leaves_the_estimator_unfitted(estimator_class):
+    X, y = _data(estimator_class)
+    est = _make(estimator_class, learning_rate_init=1e6)
+    with pytest.raises(TrainingDivergedError):
+        est.fit(X, y)
+    assert set(vars(est)) == set(est.get_params(deep=False))
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+class _InterruptAfter:
+    """Stand-in for Adam.step that raises KeyboardInterrupt after some real steps."""
+
+    def __init__(self, steps):
+        self.steps = steps
+        self.step = torch.optim.Adam.step
+
+    def __call__(self, optimizer, *args, **kwargs):
+        if self.steps == 0:
+            raise KeyboardInterrupt
+        self.steps -= 1
+        return self.step(optimizer, *args, **kwargs)
+
+
+@pytest.mark.parametrize("estimator_class", [MixtureDensityRegressor, DropoutMLPClassifier])
+def test_ctrl_c_during_a_warm_start_fit_changes_nothing(estimator_class, monkeypatch):
+    X, y = _data(estimator_class)
+    est = _make(estimator_class, warm_start=True, batch_size=16).fit(X, y)
+    before = _fitted_state(est)
+    monkeypatch.setattr(torch.optim.Adam, "step", _InterruptAfter(steps=7))
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    monkeypatch.undo()
+    after = _fitted_state(est)
+    _assert_same_state(before, after)
+    assert not after["module_training"]
+
+
+# ------------------------------------------------------------------ divergence
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_a_huge_learning_rate_is_refused_not_fitted(estimator_class):
+    X, y = _data(estimator_class)
+    # One minibatch: the last optimiser step is the one that blows up.
+    for batch_size in (16, len(X)):
+        est = _make(estimator_class, learning_rate_init=1e6, batch_size=batch_size)
+        with pytest.raises(TrainingDivergedError, match="learning_rate_init=1e\\+06 is large"):
+            est.fit(X, y)
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS)
+def test_inputs_of_huge_scale_are_refused_with_the_cause(estimator_class):
+    X, y = _data(estimator_class)
+    with pytest.raises(TrainingDivergedError, match="StandardScaler"):
+        _make(estimator_class, max_iter=10).fit(X * 1e30, y)
+
+
+@pytest.mark.parametrize("estimator_class", [BayesianMLPRegressor, BayesianMLPClassifier])
+def test_a_tiny_prior_std_is_named_as_the_cause(estimator_class):
+    X, y = _data(estimator_class)
+    with pytest.raises(TrainingDivergedError, match="prior_std=1e-30 is tiny"):
+        _make(estimator_class, prior_std=1e-30).fit(X, y)
+
+
+# ------------------------------------------------------------ targets, weights
+@pytest.mark.parametrize("estimator_class", REGRESSORS)
+@pytest.mark.parametrize("magnitude", [1e160, 1e-170])
+def test_targets_of_extreme_magnitude_are_standardised_exactly(estimator_class, magnitude):
+    """A spread of 1e160 overflowed the standard deviation; 1e-170 underflowed it to 1.0."""
+    X, y = _data(estimator_class)
+    params = {"max_iter": 30, "learning_rate_init": 1e-2}
+    scaled = _make(estimator_class, **params).fit(X, y * magnitude)
+    reference = _make(estimator_class, **params).fit(X, y)
+    assert 0 < scaled._y_scale < np.inf
+    # In units of the target's own spread, the fit is the one for y itself.
+    np.testing.assert_allclose(scaled.predict(X) / magnitude, reference.predict(X),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        scaled.predict_dist(X).logpdf(y * magnitude) + np.log(magnitude),
+        reference.predict_dist(X).logpdf(y),
+        rtol=1e-4, atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS)
+def test_one_gross_outlier_does_not_collapse_the_other_rows(estimator_class):
+    """Standardising by the std squeezed every other row below the smallest scale (NLL 13)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y = X[:, 0] + 0.5 * rng.normal(size=400)
+    y_outlier = y.copy()
+    y_outlier[0] = 1e8
+    params = {"max_iter": 100, "learning_rate_init": 3e-3}
+    clean = _make(estimator_class, **params).fit(X, y)
+    spoiled = _make(estimator_class, **params).fit(X, y_outlier)
+    clean_nll = negative_log_likelihood(y[1:], clean.predict_dist(X[1:]))
+    spoiled_nll = negative_log_likelihood(y[1:], spoiled.predict_dist(X[1:]))
+    assert spoiled_nll < clean_nll + 1.0
+
+
+@pytest.mark.parametrize("estimator_class", [MixtureDensityRegressor, DropoutMLPClassifier])
+def test_weights_whose_sum_overflows_train_like_unit_weights(estimator_class):
+    X, y = _data(estimator_class)
+    unweighted = _make(estimator_class).fit(X, y)
+    weighted = _make(estimator_class).fit(X, y, sample_weight=np.full(len(X), 1e308))
+    np.testing.assert_array_equal(_prediction(weighted, X), _prediction(unweighted, X))
+    assert np.isfinite(weighted.loss_curve_).all()
+
+
+@pytest.mark.parametrize("estimator_class", [MixtureDensityRegressor, BayesianMLPClassifier])
+def test_weights_of_all_zero_are_refused(estimator_class):
+    X, y = _data(estimator_class)
+    with pytest.raises(ValueError, match="non-zero|no positive weight"):
+        _make(estimator_class).fit(X, y, sample_weight=np.zeros(len(X)))
+
+
+# ------------------------------------------------------------- clear messages
+@pytest.mark.parametrize("estimator_class", CLASSIFIERS)
+def test_mixed_label_types_get_a_clear_error(estimator_class):
+    X, _ = _data(estimator_class, n=6)
+    y = np.array([1, "a", 2, "b", 1, "a"], dtype=object)
+    with pytest.raises(TypeError, match="mixes class labels of different types \\(int, str\\)"):
+        _make(estimator_class).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+@pytest.mark.parametrize("sizes", [(True,), (8, False), (0,), (-3,), (2.5,)])
+def test_hidden_layer_sizes_must_be_positive_integers(estimator_class, sizes):
+    X, y = _data(estimator_class)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        _make(estimator_class, hidden_layer_sizes=sizes).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_a_2d_target_says_what_to_use(estimator_class):
+    X, y = _data(estimator_class)
+    wrapper = "MultiOutputClassifier" if estimator_class in CLASSIFIERS else "MultiOutputRegressor"
+    with pytest.raises(ValueError, match=f"shape \\(80, 2\\).*sklearn.multioutput.{wrapper}"):
+        _make(estimator_class).fit(X, np.column_stack([y, y]))
+
+
+# -------------------------------------------------------- randomness, threads
+@pytest.mark.parametrize("estimator_class", [DropoutMLPRegressor, BayesianMLPClassifier])
+def test_fits_do_not_touch_the_global_generator(estimator_class):
+    X, y = _data(estimator_class)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    _make(estimator_class).fit(X, y).predict(X)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("estimator_class", [DropoutMLPRegressor, BayesianMLPRegressor])
+def test_a_fit_is_reproducible_while_other_threads_draw_random_numbers(estimator_class):
+    X, y = _data(estimator_class)
+    expected = _make(estimator_class, max_iter=10).fit(X, y).predict(X)
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            torch.manual_seed(7)
+            torch.rand(1000)
+
+    noise = threading.Thread(target=draw)
+    noise.start()
+    try:
+        results = [_make(estimator_class, max_iter=10).fit(X, y).predict(X) for _ in range(2)]
+    finally:
+        stop.set()
+        noise.join()
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_fit_and_predict_leave_the_thread_count_as_they_found_it(monkeypatch):
+    X, y = _data(MixtureDensityRegressor)
+    seen = []
+    original = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (seen.append(n), original(n)))
+    before = torch.get_num_threads()
+    _make(MixtureDensityRegressor).fit(X, y).predict(X)
+    assert torch.get_num_threads() == before
+    if before > 1:
+        # A tabular-size network runs on one thread and restores the count.
+        assert seen[0] == 1 and seen[-1] == before
