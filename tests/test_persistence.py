@@ -8,7 +8,14 @@ import zipfile
 import joblib
 import numpy as np
 import pytest
+import skops.io
 import torch
+from scipy import stats
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline as sk_make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import skprob
 from skprob import (
@@ -17,7 +24,10 @@ from skprob import (
     DropoutMLPClassifier,
     DropoutMLPRegressor,
     MixtureDensityRegressor,
+    PriorReweighter,
 )
+from skprob.compose import TransformedTargetRegressor
+from skprob.pipeline import make_pipeline, predict_dist
 
 ESTIMATORS = [MixtureDensityRegressor, DropoutMLPRegressor, BayesianMLPRegressor,
               DropoutMLPClassifier, BayesianMLPClassifier]
@@ -382,3 +392,156 @@ def test_too_many_classes_for_the_head_are_refused(saved, tmp_path):
     path = _tampered(saved[DropoutMLPClassifier], tmp_path / "x", _set(
         "fitted", "classes_", {"__ndarray__": ["a", "b", "c"], "dtype": "<U1"}))
     _refused(path, r"head.linear.weight has shape \(2, 4\).*imply \(3, 4\)")
+
+
+# ------------------------------------------------- pipelines and meta-estimators
+def _dist_values(dist, y):
+    if hasattr(dist, "probs"):
+        return dist.probs
+    return np.c_[dist.mean(), dist.logpdf(y)]
+
+
+def _round_trip(model, X, y, tmp_path):
+    path = tmp_path / "model.skprob"
+    skprob.save(model, path)
+    loaded = skprob.load(path)
+    assert type(loaded) is type(model)
+    np.testing.assert_array_equal(_dist_values(predict_dist(loaded, X), y),
+                                  _dist_values(predict_dist(model, X), y))
+    return loaded
+
+
+@pytest.mark.parametrize("make", [sk_make_pipeline, make_pipeline], ids=["sklearn", "skprob"])
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_pipeline_round_trip_is_bit_identical(estimator_class, make, tmp_path):
+    network, X, y = _fitted(estimator_class)
+    model = make(StandardScaler(), clone(network)).fit(X, y)
+    loaded = _round_trip(model, X, y, tmp_path)
+    assert isinstance(loaded[-1], estimator_class) and loaded[-1] is not model[-1]
+    np.testing.assert_array_equal(loaded[0].scale_, model[0].scale_)
+
+
+def test_nested_pipeline_and_transformed_target_round_trip(tmp_path):
+    network, X, y = _fitted(DropoutMLPRegressor)
+    inner = make_pipeline(PCA(2, random_state=0), clone(network))
+    model = TransformedTargetRegressor(make_pipeline(StandardScaler(), inner))
+    model.fit(X, np.exp(y))
+    loaded = _round_trip(model, X, np.exp(y), tmp_path)
+    assert loaded.transform_ is model.transform_  # the named transform, restored by name
+    assert isinstance(loaded.regressor_[-1][-1], DropoutMLPRegressor)
+    assert not hasattr(loaded.regressor[-1][-1], "module_")  # the unfitted prototype
+
+
+@pytest.mark.parametrize("estimator_class", [DropoutMLPClassifier, BayesianMLPClassifier,
+                                             LogisticRegression])
+def test_prior_reweighter_classifier_round_trip(estimator_class, tmp_path):
+    _, X, y = _fitted(DropoutMLPClassifier)
+    base = _fitted(estimator_class)[0] if estimator_class is not LogisticRegression \
+        else LogisticRegression()
+    model = PriorReweighter(sk_make_pipeline(StandardScaler(), clone(base)),
+                            target_prior={"heavy": 0.2, "light": 0.8}).fit(X, y)
+    model.fit_target_prior(X[:50])
+    loaded = _round_trip(model, X, y, tmp_path)
+    assert loaded.em_n_iter_ == model.em_n_iter_
+    np.testing.assert_array_equal(loaded.target_prior_, model.target_prior_)
+
+
+def test_prior_reweighter_regressor_round_trip(tmp_path):
+    network, X, y = _fitted(MixtureDensityRegressor)
+    model = PriorReweighter(network, target_prior=stats.norm(0.5, 2.0), n_grid=64,
+                            prefit=True).fit(X, y)
+    loaded = _round_trip(model, X, y, tmp_path)
+    assert loaded.estimator_ is loaded.estimator  # prefit: one network, stored once
+    assert (loaded.target_prior.mean(), loaded.target_prior.std()) == (0.5, 2.0)
+    np.testing.assert_array_equal(loaded.train_prior_.density, model.train_prior_.density)
+
+
+def test_save_refuses_code_in_a_pipeline(tmp_path):
+    from skprob.distributions import MonotoneTransform
+
+    network, X, y = _fitted(MixtureDensityRegressor)
+    square = MonotoneTransform(np.sqrt, np.square, lambda v: -np.log(2 * np.sqrt(v)),
+                               (0, np.inf), "sqrt")
+    models = [
+        (sk_make_pipeline(FunctionTransformer(lambda v: v), clone(network)), "lambda"),
+        (TransformedTargetRegressor(clone(network), transform=square), "MonotoneTransform"),
+        (PriorReweighter(clone(network), target_prior=lambda v: np.ones_like(v)), "lambda"),
+    ]
+    for model, match in models:
+        model.fit(X, np.abs(y) + 0.1)
+        with pytest.raises(ValueError, match=match):
+            skprob.save(model, tmp_path / "x")
+    with pytest.raises(ValueError, match="StandardScaler"):
+        skprob.save(StandardScaler().fit(X), tmp_path / "x")
+
+
+@pytest.fixture(scope="module")
+def saved_pipeline(tmp_path_factory):
+    network, X, y = _fitted(DropoutMLPClassifier)
+    model = PriorReweighter(sk_make_pipeline(StandardScaler(), network)).fit(X, y)
+    path = tmp_path_factory.mktemp("saved") / "pipeline.skprob"
+    skprob.save(model, path)
+    return path
+
+
+def _with_skops_part(source, target, obj):
+    content = torch.load(source, weights_only=True)
+    content["skops"] = torch.frombuffer(bytearray(skops.io.dumps(obj)), dtype=torch.uint8)
+    torch.save(content, target)
+    return target
+
+
+def _edited_tree(source, edit):
+    data = torch.load(source, weights_only=True)["skops"].numpy().tobytes()
+    tree = skops.io.loads(data, trusted=skops.io.get_untrusted_types(data=data))
+    edit(tree)
+    return tree
+
+
+class _Marker:
+    """A class whose restoring writes a file: a stand-in for code in a tampered file."""
+
+    def __setstate__(self, state):
+        open(state["path"], "w").close()
+
+
+def test_untrusted_types_in_the_skops_part_are_refused_and_not_run(saved_pipeline, tmp_path):
+    marker = tmp_path / "pwned"
+    payloads = [
+        (sk_make_pipeline(FunctionTransformer(os.system, kw_args={"command": f"touch {marker}"})),
+         "system"),
+        (sk_make_pipeline(FunctionTransformer(_Marker())), "_Marker"),
+        (PriorReweighter(MixtureDensityRegressor(), target_prior=stats.norm()), "scipy.stats"),
+        (sk_make_pipeline(StandardScaler(), MixtureDensityRegressor()), "MixtureDensityRegressor"),
+    ]
+    payloads[1][0][0].func.__dict__["path"] = str(marker)
+    for payload, match in payloads:
+        path = _with_skops_part(saved_pipeline, tmp_path / "x", payload)
+        _refused(path, rf"{match}.*does not trust")
+        path.unlink()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda t: setattr(t, "train_prior_", -t.train_prior_), "train_prior_=.*positive"),
+    (lambda t: setattr(t, "target_prior_", np.r_[t.target_prior_, 0.0]), "one entry per class"),
+    (lambda t: setattr(t, "classes_", t.classes_[::-1]), "classes_="),
+    (lambda t: setattr(t, "n_grid", 1), "n_grid"),
+    (lambda t: setattr(t, "surprise_", 1), r"unknown fitted attribute\(s\) \['surprise_'\]"),
+    (lambda t: delattr(t, "estimator_"), "lacks the fitted attribute estimator_"),
+    (lambda t: setattr(t.estimator_.steps[1][1], "index", 3), "refers to a network 3"),
+])
+def test_invalid_meta_estimator_state_is_refused(saved_pipeline, tmp_path, edit, match):
+    path = _with_skops_part(saved_pipeline, tmp_path / "x", _edited_tree(saved_pipeline, edit))
+    _refused(path, match)
+
+
+def test_composite_file_with_mismatched_networks_is_refused(saved_pipeline, tmp_path):
+    content = torch.load(saved_pipeline, weights_only=True)
+    content["networks"] = []
+    torch.save(content, tmp_path / "x")
+    _refused(tmp_path / "x", "list of networks does not match")
+    content = torch.load(saved_pipeline, weights_only=True)
+    content["skops"] = torch.zeros(100, dtype=torch.uint8)
+    torch.save(content, tmp_path / "x")
+    _refused(tmp_path / "x", "skops part is not a zip archive")

@@ -25,6 +25,11 @@ import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from skprob._persistence._composite import (
+    composite_content,
+    composite_from_content,
+    is_composite,
+)
 from skprob._persistence._network import is_network, network_from_record, network_record
 from skprob._persistence._values import UnsafeFileError
 
@@ -93,6 +98,9 @@ def save(estimator, path):
     if is_network(estimator):
         check_is_fitted(estimator)
         content = network_record(estimator)
+    elif isinstance(estimator, _containers()):
+        check_is_fitted(estimator)
+        content = composite_content(estimator)
     else:
         raise ValueError(
             f"skprob.save stores skprob network estimators, pipelines, PriorReweighter and "
@@ -126,6 +134,8 @@ def _read(path, size):
         ) from exc
     except Exception as exc:  # torch reports a damaged archive with many error types
         raise UnsafeFileError(f"it cannot be read as a skprob file ({exc!r}).") from exc
+    if is_composite(content):
+        return composite_from_content(content, size, _check_zip)
     return network_from_record(content, size)
 
 
