@@ -19,12 +19,20 @@ from skprob.pipeline import predict_dist
 __all__ = ["cross_val_predict_dist"]
 
 
+def _is_per_sample(value, n_samples):
+    if isinstance(value, str):
+        return False
+    try:
+        return _num_samples(value) == n_samples
+    except TypeError:
+        return False
+
+
 def _fit_params_for(params, train, n_samples):
     """Rows ``train`` of every per-sample fit parameter; others are passed as they are."""
     return {
-        key: _safe_indexing(value, train)
-        if hasattr(value, "__len__") and not isinstance(value, str)
-        and _num_samples(value) == n_samples else value
+        key: _safe_indexing(np.asarray(value) if hasattr(value, "__array__") else value, train)
+        if _is_per_sample(value, n_samples) else value
         for key, value in params.items()
     }
 

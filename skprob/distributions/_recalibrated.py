@@ -28,6 +28,9 @@ from skprob.distributions._grid import _GridRowDistribution
 _IDENTITY_WEIGHT = 0.01
 # Largest number of knots of the isotonic map ("auto" uses 2 n^(1/3)).
 _MAX_AUTO_KNOTS = 50
+# Interior knots stay this far from 0 and 1; more extreme PIT values fall in
+# the linear end pieces.
+_END_GAP = 1e-12
 # Fewest PIT values below the lowest (above the highest) knot level.
 _MIN_TAIL_COUNT = 10
 # Below this base tail probability, R(u) is replaced by its linear part
@@ -204,8 +207,11 @@ class CalibrationMap:
 
     def _set_splines(self):
         self._lower = _HermiteMap(self.knots, self.values, self.slopes)
-        self._upper = _HermiteMap(1.0 - self.knots[::-1], 1.0 - self.values[::-1],
-                                  self.slopes[::-1])
+        knots, values = 1.0 - self.knots[::-1], 1.0 - self.values[::-1]
+        # Knots closer to 0 than rounding of 1 - x merge with the end at 1 of
+        # the reversed map; S is used for v < 1/2 only, far from them.
+        keep = np.r_[(np.diff(knots) > 0) & (np.diff(values) > 0), True]
+        self._upper = _HermiteMap(knots[keep], values[keep], self.slopes[::-1][keep])
 
     def __getstate__(self):
         return {"knots": self.knots, "values": self.values, "slopes": self.slopes,
@@ -277,7 +283,9 @@ class CalibrationMap:
         with probability within ``2 / (n + 1)`` of ``c``. With cross-fitted
         PIT values and a refitted model the guarantee is approximate (as for
         cross-conformal prediction). The price is a rougher density: ``R'``
-        follows the gaps between individual calibration points.
+        follows the gaps between individual calibration points. PIT values
+        within 1e-12 of 0 or 1 are not knots (the guarantee holds at levels
+        above their share of the rows).
 
         References
         ----------
@@ -322,10 +330,11 @@ class CalibrationMap:
             positions = (cumulative - 0.5 * weights) / cumulative[-1]
             levels = _isotonic_levels(_n_knots(n_knots, pit.shape[0]), pit.shape[0])
             knots = np.interp(levels, positions, sorted_pit)
-        # Strictly increasing interior knots: drop those at the boundary, keep
-        # the highest level of each run of ties (the empirical cdf's value there).
+        # Strictly increasing interior knots: drop those within 1e-12 of 0 or 1
+        # (whose slopes would overflow the cubic coefficients), keep the
+        # highest level of each run of ties (the empirical cdf's value there).
         last_of_run = np.r_[knots[1:] > knots[:-1], True]
-        keep = last_of_run & (knots > 0.0) & (knots < 1.0)
+        keep = last_of_run & (knots > _END_GAP) & (knots < 1.0 - _END_GAP)
         knots = np.r_[0.0, knots[keep], 1.0]
         values = np.r_[0.0, levels[keep], 1.0]
         slopes = _monotone_slopes(knots, values)
