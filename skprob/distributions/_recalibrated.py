@@ -544,8 +544,8 @@ class RecalibratedDistribution(ContinuousDistribution):
     >>> narrow = Normal(np.zeros(5000), 0.5)  # intervals too narrow
     >>> cmap = CalibrationMap.from_pit(narrow.cdf(y))
     >>> lower, upper = RecalibratedDistribution(narrow[:1], cmap).interval(0.9)
-    >>> round(float(upper[0]), 1)  # the 95% quantile of N(0, 1)
-    1.6
+    >>> bool(abs(upper[0] - 1.645) < 0.1)  # the 95% quantile of the true N(0, 1)
+    True
     """
 
     def __init__(self, base, calibration_map, map_index=None):
