@@ -5,7 +5,16 @@ the negative log-likelihood and returns it as a distribution object
 (:mod:`skprob.distributions`) that can be queried, scored, plotted and sampled.
 """
 
-from skprob import compose, datasets, distributions, exceptions, metrics, pipeline
+from skprob import (
+    calibration,
+    compose,
+    datasets,
+    distributions,
+    exceptions,
+    metrics,
+    model_selection,
+    pipeline,
+)
 from skprob._monte_carlo import Uncertainty
 from skprob._persistence import load, save
 from skprob.bayesian import BayesianMLPClassifier, BayesianMLPRegressor
@@ -23,11 +32,13 @@ __all__ = [
     "MixtureDensityRegressor",
     "PriorReweighter",
     "Uncertainty",
+    "calibration",
     "compose",
     "datasets",
     "distributions",
     "exceptions",
     "metrics",
+    "model_selection",
     "pipeline",
     "load",
     "save",

@@ -22,6 +22,7 @@ from skprob.metrics import calibration_error, interval_coverage, pit
 
 __all__ = [
     "plot_calibration_curve",
+    "plot_calibration_curves",
     "plot_mixture_components",
     "plot_pit_histogram",
     "plot_predicted_vs_true",
@@ -356,6 +357,75 @@ def plot_calibration_curve(y_true, dist, *, levels=None, kind="interval", ax=Non
     half_width = 2.0 * np.sqrt(grid * (1.0 - grid) / len(dist))
     ax.fill_between(grid, grid - half_width, grid + half_width, color="0.5", alpha=0.2,
                     linewidth=0, label="± 2σ (binomial)")
+    ax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.0), xlabel=xlabel, ylabel="observed frequency")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def plot_calibration_curves(y_true, dists, *, levels=None, kind="interval", ax=None):
+    """Calibration curves of several predictive distributions on one Axes.
+
+    Draws, for each named distribution, the curve of
+    :func:`plot_calibration_curve` (observed against nominal coverage of the
+    central intervals, or against the quantile level), labelled with its
+    mean absolute gap to the diagonal, e.g. to compare a model before and
+    after :class:`~skprob.calibration.CalibratedRegressorCV`.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Observed targets.
+    dists : dict of str to ContinuousDistribution
+        Predictive distributions of length n_samples, by label (drawn in
+        order).
+    levels : array-like of float, default=None
+        Nominal levels in (0, 1); None means ``0.05, 0.10, ..., 0.95``.
+    kind : {"interval", "quantile"}, default="interval"
+        Whether a level is the mass of a central interval or a quantile level.
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; a new figure is created when None.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The Axes drawn on.
+
+    See Also
+    --------
+    plot_calibration_curve : One distribution, with a binomial band.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skprob.distributions import Normal
+    >>> from skprob.plotting import plot_calibration_curves
+    >>> y = np.random.default_rng(0).normal(size=500)
+    >>> ax = plot_calibration_curves(
+    ...     y, {"narrow": Normal(np.zeros(500), 0.5), "right": Normal(np.zeros(500), 1.0)}
+    ... )
+    >>> len(ax.lines)  # two curves and the diagonal
+    3
+    """
+    if not dists:
+        raise ValueError("dists must name at least one distribution.")
+    if kind not in ("interval", "quantile"):
+        raise ValueError(f"kind must be 'interval' or 'quantile', got {kind!r}.")
+    levels = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels, dtype=float)
+    levels = np.sort([_check_confidence(float(c)) for c in np.ravel(levels)])
+    ax = _get_axes(ax)
+    for k, (label, dist) in enumerate(dists.items()):
+        _check_continuous(dist, "plot_calibration_curves")
+        if kind == "interval":
+            observed = np.array([interval_coverage(y_true, dist, c) for c in levels])
+        else:
+            observed = np.mean(pit(y_true, dist)[:, None] <= levels, axis=0)
+        gap = np.mean(np.abs(observed - levels))
+        ax.plot(levels, observed, "o-", color=f"C{k}", markersize=4,
+                label=f"{label} (mean gap {gap:.3f})")
+    ax.plot([0.0, 1.0], [0.0, 1.0], "k--", linewidth=1, label="calibrated")
+    xlabel = ("nominal coverage of the central interval" if kind == "interval"
+              else "nominal quantile level")
     ax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.0), xlabel=xlabel, ylabel="observed frequency")
     ax.set_aspect("equal")
     ax.legend(loc="upper left", fontsize="small")

@@ -14,6 +14,7 @@ from skprob.distributions import Categorical, GaussianMixture, Normal  # noqa: E
 from skprob.metrics import calibration_error, interval_coverage, pit  # noqa: E402
 from skprob.plotting import (  # noqa: E402
     plot_calibration_curve,
+    plot_calibration_curves,
     plot_mixture_components,
     plot_pit_histogram,
     plot_predicted_vs_true,
@@ -353,3 +354,25 @@ def test_missing_matplotlib_gives_a_clear_import_error(monkeypatch, heteroscedas
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         plot_predictive_band(x, dist)
+
+
+def test_calibration_curves_draw_one_curve_per_distribution_before_and_after():
+    from skprob.distributions import CalibrationMap, RecalibratedDistribution
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=2000)
+    narrow = Normal(np.zeros(2000), 0.5)
+    after = RecalibratedDistribution(narrow, CalibrationMap.from_pit(narrow.cdf(y)))
+    ax = plot_calibration_curves(y, {"before": narrow, "after": after}, levels=[0.5, 0.9])
+    before_line, after_line, diagonal = ax.lines
+    np.testing.assert_allclose(before_line.get_ydata(),
+                               [interval_coverage(y, narrow, c) for c in (0.5, 0.9)])
+    np.testing.assert_allclose(after_line.get_ydata(), [0.5, 0.9], atol=0.02)
+    assert "before" in before_line.get_label() and diagonal.get_label() == "calibrated"
+    ax = plot_calibration_curves(y, {"after": after}, kind="quantile", levels=[0.25])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [np.mean(pit(y, after) <= 0.25)])
+    with pytest.raises(ValueError, match="at least one"):
+        plot_calibration_curves(y, {})
+    with pytest.raises(TypeError, match="continuous"):
+        plot_calibration_curves(y, {"c": Categorical(np.ones((2000, 1)))})
+    plt.close("all")

@@ -13,6 +13,7 @@ from skprob import (
     MixtureDensityRegressor,
     PriorReweighter,
 )
+from skprob.calibration import CalibratedRegressorCV
 
 # Many checks regress on integer-valued targets (class labels reused as y);
 # the warning that such targets are discrete is right there and tested in
@@ -44,6 +45,9 @@ ESTIMATORS = [
     _small(BayesianMLPClassifier, n_mc_samples=10),
     PriorReweighter(LogisticRegression(), target_prior="uniform"),
     PriorReweighter(_small(MixtureDensityRegressor, n_components=2), target_prior=norm(0, 2)),
+    CalibratedRegressorCV(MixtureDensityRegressor(hidden_layer_sizes=(16,), max_iter=50,
+                                                  learning_rate_init=2e-2, n_components=1,
+                                                  random_state=0), cv=2),
 ]
 
 

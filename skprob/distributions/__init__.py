@@ -7,18 +7,23 @@ it was predicted for, and follows the method names of frozen
 
 from skprob.distributions._base import BaseDistribution, ContinuousDistribution
 from skprob.distributions._categorical import Categorical
+from skprob.distributions._concatenate import concatenate
 from skprob.distributions._grid import GridDistribution
 from skprob.distributions._mixture import GaussianMixture
 from skprob.distributions._normal import Normal
+from skprob.distributions._recalibrated import CalibrationMap, RecalibratedDistribution
 from skprob.distributions._transformed import MonotoneTransform, TransformedDistribution
 
 __all__ = [
     "BaseDistribution",
+    "CalibrationMap",
     "Categorical",
     "ContinuousDistribution",
     "GaussianMixture",
     "GridDistribution",
     "MonotoneTransform",
     "Normal",
+    "RecalibratedDistribution",
     "TransformedDistribution",
+    "concatenate",
 ]
