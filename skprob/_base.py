@@ -35,6 +35,7 @@ from skprob._torch.training import TrainingConfig, predict_params, train, trimme
 from skprob.exceptions import DiscreteTargetWarning, TrainingDivergedError
 
 _MAX_SEED = np.iinfo(np.int32).max
+_PREDICT_CHUNK_ROWS = 2**14
 
 
 def resolve_device(device):
@@ -447,8 +448,10 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         check_float32_range(X)
         # torch cannot wrap read-only arrays (e.g. joblib memmaps) without a copy
         X = np.require(X, requirements="W")
-        work = largest_matmul(self.module_, len(X)) * (1 if n_passes is None else n_passes)
-        with intra_op_threads(threads_for(work)):
+        # predict_params runs chunks of at most ~2**20 activations; one chunk's
+        # matrix products decide the thread count.
+        rows = min(len(X) * (n_passes or 1), _PREDICT_CHUNK_ROWS)
+        with intra_op_threads(threads_for(largest_matmul(self.module_, rows))):
             return predict_params(self.module_, X, n_passes=n_passes, seed=seed)
 
     def predict_dist(self, X):

@@ -18,10 +18,12 @@ import torch
 
 __all__ = ["intra_op_threads", "largest_matmul", "threads_for"]
 
-# Multiply-adds of one forward matrix product per call above which the
-# default thread count is used. Measured on two cores (benchmarks/speed.py):
-# below it, one thread is at least as fast idle and far faster under load.
-PARALLEL_MIN_WORK = 2**26
+# Multiply-adds of one forward matrix product above which the default thread
+# count is used. Measured on two cores (benchmarks/threads.py): for every
+# tabular-size fit and prediction up to the lecture's network at batch 1024
+# (1.7e7 multiply-adds) one thread was as fast idle and 2-10x faster under
+# load, so only far wider networks get more.
+PARALLEL_MIN_WORK = 2**28
 
 
 def threads_for(work):
@@ -62,6 +64,9 @@ def intra_op_threads(n_threads):
 
 
 def largest_matmul(network, n_rows):
-    """Multiply-adds of the widest affine map of ``network`` applied to ``n_rows`` rows."""
+    """Multiply-adds of the widest affine map of ``network`` applied to ``n_rows`` rows.
+
+    For prediction, pass the rows of one chunk (times the Monte Carlo passes).
+    """
     sizes = [p.numel() for p in network.parameters() if p.ndim == 2]
     return n_rows * max(sizes, default=0)
