@@ -1,6 +1,6 @@
 """Warnings and errors raised by skprob, so that callers can filter or catch them."""
 
-__all__ = ["DiscreteTargetWarning", "TrainingDivergedError"]
+__all__ = ["DiscreteTargetWarning", "TrainingDivergedError", "UnsafeFileError"]
 
 
 class TrainingDivergedError(ValueError):
@@ -23,4 +23,13 @@ class DiscreteTargetWarning(UserWarning):
     log-likelihood of another model. Use a classifier for ordered categories,
     or dequantise the targets (add uniform noise of one grid step) to model
     them as continuous.
+    """
+
+
+class UnsafeFileError(ValueError):
+    """Raised by :func:`skprob.load` when a file is refused; the message says why.
+
+    A subclass of :class:`ValueError`: a damaged, truncated or tampered file,
+    a file from another format version, or one whose content is inconsistent
+    (sizes, attributes, parameters) is refused before anything is built.
     """

@@ -1,4 +1,4 @@
-"""Plain values in a saved file: the JSON encoding, its fixed dtypes, and the refusal error.
+"""Plain values in a saved file: the JSON encoding and its fixed dtypes.
 
 Everything in a file's JSON document decodes to ``None``, bool, int, float,
 str, lists, tuples, and numpy arrays of a fixed list of dtypes: no dtype
@@ -11,15 +11,7 @@ import re
 
 import numpy as np
 
-
-class UnsafeFileError(ValueError):
-    """Raised by :func:`skprob.load` when a file is refused; the message says why.
-
-    A subclass of :class:`ValueError`: a damaged, truncated or tampered file,
-    a file from another format version, or one whose content is inconsistent
-    (sizes, attributes, parameters) is refused before anything is built.
-    """
-
+from skprob.exceptions import UnsafeFileError
 
 # The only array dtypes a file may hold. Strings are fixed-width unicode of at
 # most _MAX_STR_LENGTH characters, or "str": an object array of Python strings
