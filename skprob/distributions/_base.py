@@ -92,8 +92,8 @@ def check_simplex(name, array):
 
 
 def safe_log(array):
-    """Natural logarithm with ``log(0) = -inf`` and no RuntimeWarning."""
-    out = np.full(array.shape, -np.inf)
+    """Natural logarithm with ``log(0) = -inf``, NaN kept as NaN, and no RuntimeWarning."""
+    out = np.where(np.isnan(array), np.nan, -np.inf)
     np.log(array, out=out, where=array > 0)
     return out
 
@@ -395,7 +395,8 @@ class ContinuousDistribution(BaseDistribution):
         -------
         pdf : ndarray of shape (n,) or (n, m)
         """
-        return np.exp(self.logpdf(y))
+        with np.errstate(over="ignore"):  # a density above 1.8e308 is inf
+            return np.exp(self.logpdf(y))
 
     def cdf(self, y):
         """Cumulative distribution function at ``y``.
