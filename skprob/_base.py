@@ -28,10 +28,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from skprob._chunks import map_row_chunks, sample_row_chunks
 from skprob._state import all_or_nothing
 from skprob._torch.modules import ACTIVATIONS, initialize_parameters
 from skprob._torch.threads import intra_op_threads, largest_matmul, threads_for
 from skprob._torch.training import TrainingConfig, predict_params, train, trimmed_mean
+from skprob.distributions._base import check_n_samples, check_random_state_or_generator
 from skprob.exceptions import DiscreteTargetWarning, TrainingDivergedError
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -564,8 +566,15 @@ class ProbabilisticRegressorMixin(RegressorMixin):
             Standard deviation of the predictive distribution; only returned
             when ``return_std`` is True.
         """
-        dist = self.predict_dist(X)
-        return (dist.mean(), dist.std()) if return_std else dist.mean()
+        # A chunk of rows at a time: the predictive distribution of every row at
+        # once (a mixture of n_mc_samples Gaussians per row for the Monte Carlo
+        # estimators) can be far larger than the vectors returned.
+        def moments(X_chunk):
+            dist = self.predict_dist(X_chunk)
+            return (dist.mean(), dist.std()) if return_std else (dist.mean(),)
+
+        moments = map_row_chunks(moments, X)
+        return moments if return_std else moments[0]
 
     def sample_posterior(self, X, n_samples=1, random_state=None):
         """Draw samples of y from the posterior predictive distribution.
@@ -584,8 +593,22 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         y_samples : ndarray of shape (n_samples_X, n_samples)
             Draws of y, one row per row of ``X`` (as
             :meth:`sklearn.gaussian_process.GaussianProcessRegressor.sample_y`).
+
+        Raises
+        ------
+        ValueError
+            If ``n_samples`` is not a positive integer, or the output would
+            hold more than ``2**28`` values (2 GiB): then draw for chunks of
+            rows of ``X``, passing one ``np.random.RandomState`` to every call.
         """
-        return self.predict_dist(X).sample(n_samples, random_state=random_state)
+        n_samples = check_n_samples(n_samples)
+        rng = check_random_state_or_generator(random_state)
+        return sample_row_chunks(
+            lambda X_chunk: self.predict_dist(X_chunk).sample(n_samples, random_state=rng),
+            X,
+            (n_samples,),
+            "sample_posterior",
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -9,23 +9,34 @@ epistemic uncertainty; the noise *within* a pass is the aleatoric part.
 """
 
 from collections import namedtuple
+from numbers import Integral
 
 import numpy as np
 from scipy.special import xlogy
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from skprob._chunks import map_row_chunks, sample_row_chunks
 from skprob.distributions import Categorical, GaussianMixture
+from skprob.distributions._base import check_n_samples
 
-Uncertainty = namedtuple("Uncertainty", ["total", "aleatoric", "epistemic"])
-Uncertainty.__doc__ = """Split of predictive uncertainty into aleatoric and epistemic parts.
 
-For regressors the fields are variances in squared units of y (law of total
-variance: total = aleatoric + epistemic); for classifiers they are entropies
-in nats (total = entropy of the mean probabilities, aleatoric = mean entropy
-of the passes, epistemic = their difference, the mutual information between
-the label and the weights).
-"""
+class Uncertainty(namedtuple("Uncertainty", ["total", "aleatoric", "epistemic"])):
+    """Split of predictive uncertainty into aleatoric and epistemic parts.
+
+    For regressors the fields are variances in squared units of y (law of total
+    variance: total = aleatoric + epistemic); for classifiers they are entropies
+    in nats (total = entropy of the mean probabilities, aleatoric = mean entropy
+    of the passes, epistemic = their difference, the mutual information between
+    the label and the weights). Its repr summarises the fields by their means.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self):
+        fields = zip(self._fields, self, strict=True)
+        means = ", ".join(f"mean {name}={np.mean(value):.3g}" for name, value in fields)
+        return f"Uncertainty(n_samples={len(self.total)}, {means})"
 
 
 def _entropy(probs):
@@ -39,9 +50,19 @@ class MonteCarloMixin:
         check_is_fitted(self)
         return super()._predict_params(
             X,
-            n_passes=self.n_mc_samples if n_passes is None else n_passes,
+            n_passes=self._n_passes() if n_passes is None else n_passes,
             seed=self._prediction_seed if seed is None else seed,
         )
+
+    def _n_passes(self):
+        """``n_mc_samples``, checked: ``set_params`` does not validate it, fit does."""
+        n = self.n_mc_samples
+        if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(
+                f"n_mc_samples must be a positive integer, got {n!r}; set it with "
+                "set_params(n_mc_samples=...)."
+            )
+        return int(n)
 
 
 class MonteCarloRegressorMixin(MonteCarloMixin):
@@ -69,10 +90,14 @@ class MonteCarloRegressorMixin(MonteCarloMixin):
             (aleatoric), the variance over passes of the predicted mean
             (epistemic), and their sum, the predictive variance.
         """
-        dist = self.predict_dist(X)
-        aleatoric = np.mean(dist.stds**2, axis=1)
-        epistemic = np.var(dist.means, axis=1)
-        return Uncertainty(aleatoric + epistemic, aleatoric, epistemic)
+
+        def split(X_chunk):
+            dist = self.predict_dist(X_chunk)
+            aleatoric = np.mean(dist.stds**2, axis=1)
+            epistemic = np.var(dist.means, axis=1)
+            return aleatoric + epistemic, aleatoric, epistemic
+
+        return Uncertainty(*map_row_chunks(split, X))
 
 
 class MonteCarloClassifierMixin(MonteCarloMixin):
@@ -81,6 +106,26 @@ class MonteCarloClassifierMixin(MonteCarloMixin):
     def _distribution_from_params(self, params):
         (log_probs,) = params
         return Categorical(np.exp(log_probs).mean(axis=0), classes=self.classes_)
+
+    def predict_dist(self, X):
+        """Predictive distribution of the label for every row of X: the mean over passes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        dist : Categorical
+            The class probabilities averaged over the ``n_mc_samples`` passes.
+        """
+        # A chunk of rows at a time: the passes' probabilities of every row at
+        # once, (n_mc_samples, n, n_classes), can be far larger than their mean.
+        (probs,) = map_row_chunks(
+            lambda X_chunk: (self._pass_probabilities(X_chunk).mean(axis=0),), X
+        )
+        return Categorical(probs, classes=self.classes_)
 
     def _pass_probabilities(self, X, n_passes=None, seed=None):
         (log_probs,) = self._predict_params(X, n_passes=n_passes, seed=seed)
@@ -102,10 +147,14 @@ class MonteCarloClassifierMixin(MonteCarloMixin):
             mean entropy of the individual passes, and their difference (the
             mutual information between label and weights).
         """
-        probs = self._pass_probabilities(X)
-        total = _entropy(probs.mean(axis=0))
-        aleatoric = _entropy(probs).mean(axis=0)
-        return Uncertainty(total, aleatoric, np.maximum(total - aleatoric, 0.0))
+
+        def split(X_chunk):
+            probs = self._pass_probabilities(X_chunk)
+            total = _entropy(probs.mean(axis=0))
+            aleatoric = _entropy(probs).mean(axis=0)
+            return total, aleatoric, np.maximum(total - aleatoric, 0.0)
+
+        return Uncertainty(*map_row_chunks(split, X))
 
     def sample_posterior(self, X, n_samples=1, random_state=None):
         """Class-probability vectors from the posterior over the weights.
@@ -126,7 +175,24 @@ class MonteCarloClassifierMixin(MonteCarloMixin):
         -------
         probs : ndarray of shape (n_samples_X, n_samples, n_classes)
             Class probabilities of each pass; each vector sums to one.
+
+        Raises
+        ------
+        ValueError
+            If ``n_samples`` is not a positive integer, or the output would
+            hold more than ``2**28`` values (2 GiB): then draw for chunks of
+            rows of ``X``, passing one ``np.random.RandomState`` to every call.
         """
+        n_samples = check_n_samples(n_samples)
+        check_is_fitted(self)
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-        probs = self._pass_probabilities(X, n_passes=n_samples, seed=seed)
-        return probs.transpose(1, 0, 2)
+        # Every chunk runs the same n_samples passes (one seed), so each row's
+        # draws do not depend on the other rows of X.
+        return sample_row_chunks(
+            lambda X_chunk: self._pass_probabilities(
+                X_chunk, n_passes=n_samples, seed=seed
+            ).transpose(1, 0, 2),
+            X,
+            (n_samples, len(self.classes_)),
+            "sample_posterior",
+        )

@@ -33,8 +33,14 @@ def _estimator_has(attr):
 
 def _class_prior(prior, classes, name):
     """A prior over ``classes`` given as "uniform", an array or a {class: p} mapping."""
-    if isinstance(prior, str) and prior == "uniform":
-        return np.full(len(classes), 1.0 / len(classes))
+    if isinstance(prior, str):
+        if prior == "uniform":
+            return np.full(len(classes), 1.0 / len(classes))
+        allowed = '"auto", "uniform"' if name == "train_prior" else '"uniform"'
+        raise ValueError(
+            f"{name} must be {allowed}, an array of class probabilities or a "
+            f"{{class: probability}} dict for a classifier, got {prior!r}."
+        )
     if isinstance(prior, dict):
         unknown = set(prior) - set(classes.tolist())
         missing = [c for c in classes.tolist() if c not in prior]
@@ -44,7 +50,12 @@ def _class_prior(prior, classes, name):
                 f"unknown: {sorted(map(str, unknown))}, missing: {missing}."
             )
         prior = [prior[c] for c in classes.tolist()]
-    prior = np.asarray(prior, dtype=np.float64)
+    try:
+        prior = np.asarray(prior, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be class probabilities (numbers) for a classifier, got {prior!r}."
+        ) from exc
     if prior.shape != (len(classes),):
         raise ValueError(
             f"{name} must have one probability per class ({len(classes)}), got shape "
@@ -66,9 +77,10 @@ def _density_function(prior, name):
         return prior.logpdf
     if callable(prior):
         return lambda y: _log(prior(y), name)
+    allowed = '"auto", ' if name == "train_prior" else ""
     raise ValueError(
-        f"{name} must be a frozen scipy.stats distribution or a callable density for a "
-        f"regressor, got {prior!r}."
+        f"{name} must be {allowed}a frozen scipy.stats distribution or a callable density for "
+        f"a regressor, got {prior!r}."
     )
 
 
@@ -347,21 +359,35 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
             return Categorical(self.predict_proba(X), classes=self.classes_)
         base = predict_dist(self.estimator_, X)
         lower, upper = base.ppf(_GRID_TAIL), base.ppf(1.0 - _GRID_TAIL)
-        if hasattr(self.target_prior, "support"):
-            a, b = self.target_prior.support()
-            lower, upper = np.maximum(lower, a), np.minimum(upper, b)
-        empty = ~(lower < upper)
-        if np.any(empty):
-            raise ValueError(
-                f"target_prior is zero wherever the model puts mass, for {int(empty.sum())} "
-                "sample(s)."
-            )
+        # Outside the training prior's support the model's density is an
+        # extrapolation the data never informed (the true p_train(y | x) is zero
+        # there): the grid stops at both priors' supports.
+        for name, prior in (("target_prior", self.target_prior_),
+                            ("train_prior", self.train_prior_)):
+            if hasattr(prior, "support"):
+                a, b = prior.support()
+                lower, upper = np.maximum(lower, a), np.minimum(upper, b)
+            empty = ~(lower < upper)
+            if np.any(empty):
+                raise ValueError(
+                    f"{name} is zero wherever the model puts mass, for {int(empty.sum())} "
+                    "sample(s)."
+                )
         grid = lower[:, None] + (upper - lower)[:, None] * np.linspace(0.0, 1.0, self.n_grid)
-        log_density = (
-            base.logpdf(grid)
-            + _evaluate_log_density(self.target_prior_, grid, "target_prior")
-            - _evaluate_log_density(self.train_prior_, grid, "train_prior")
-        )
+        log_model = base.logpdf(grid)
+        log_target = _evaluate_log_density(self.target_prior_, grid, "target_prior")
+        log_train = _evaluate_log_density(self.train_prior_, grid, "train_prior")
+        unbounded = (log_train == -np.inf) & (log_model > -np.inf) & (log_target > -np.inf)
+        if np.any(unbounded):
+            rows, cols = np.nonzero(unbounded)
+            raise ValueError(
+                f"train_prior is zero at {rows.size} grid point(s) where the model and "
+                f"target_prior put mass (e.g. y={grid[rows[0], cols[0]]:.6g} for sample "
+                f"{rows[0]}), so the prior ratio target_prior / train_prior is infinite "
+                "there. Give a train_prior that is positive wherever the model predicts "
+                "mass (train_prior='auto' floors its estimate)."
+            )
+        log_density = log_model + log_target - log_train
         peak = log_density.max(axis=1, keepdims=True)
         no_mass = ~np.isfinite(peak[:, 0])
         if np.any(no_mass):

@@ -601,3 +601,82 @@ def test_categorical_slicing_keeps_classes(categorical):
 def test_categorical_rejects_bad_parameters(probs, classes, match):
     with pytest.raises(ValueError, match=match):
         Categorical(probs, classes=classes)
+
+
+# ------------------------------------------------ special values and scales
+def _every_continuous_distribution():
+    from skprob.distributions import GridDistribution, TransformedDistribution
+    from skprob.distributions._transformed import TRANSFORMS
+
+    return {
+        "normal": Normal([0.0], [1.0]),
+        "mixture": GaussianMixture([[0.3, 0.7]], [[-1.0, 2.0]], [[1.0, 0.5]]),
+        "grid": GridDistribution(np.linspace(-1.0, 1.0, 3), [[0.0, 1.0, 0.0]]),
+        "lognormal": TransformedDistribution(Normal([0.0], [1.0]), TRANSFORMS["log"]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_every_continuous_distribution()))
+@pytest.mark.parametrize("method", [*CONTINUOUS_METHODS, "ppf"])
+def test_nan_in_gives_nan_out(name, method):
+    dist = _every_continuous_distribution()[name]
+    out = getattr(dist, method)([[np.nan, 0.5]])
+    assert np.isnan(out[0, 0]) and np.isfinite(out[0, 1])
+
+
+@pytest.mark.parametrize("name", sorted(_every_continuous_distribution()))
+def test_ppf_edges_and_outside_values_follow_scipy(name):
+    dist = _every_continuous_distribution()[name]
+    low, high = dist.ppf([[0.0, 1.0]])[0]
+    assert low < high and np.all(np.isnan(dist.ppf([[-0.1, 1.1]])))
+    if name in ("normal", "mixture"):
+        assert (low, high) == (-np.inf, np.inf)
+
+
+# Quantiles of scale 1e307 overflowed the mixture's +-40 std bracket (NaN); a
+# component of scale 1e-300 beside one of scale 1 stopped bisection 1e-60 away
+# from a quantile of 1e-300.
+@pytest.mark.parametrize("loc, scale", [(0.0, 1e307), (1e308, 1e307), (-1e308, 1e308),
+                                        (0.0, 1e-300), (0.0, 1e-310), (1e308, 1e-300)])
+def test_huge_and_tiny_scales(loc, scale):
+    normal = Normal(loc, scale)
+    twins = GaussianMixture([[0.5, 0.5]], [[loc, loc]], [[scale, scale]])
+    y = np.array([[np.inf, -np.inf, 0.0, 1e308, -1e308, 1e-310, 3.0, -5e307]])
+    q = np.array([[0.0, 1.0, 1e-300, 0.3, 0.5, 1 - 1e-16]])
+    for method in CONTINUOUS_METHODS:
+        np.testing.assert_allclose(getattr(twins, method)(y), getattr(normal, method)(y),
+                                   rtol=1e-12, err_msg=method)
+    np.testing.assert_allclose(twins.ppf(q), normal.ppf(q), rtol=1e-12)
+    np.testing.assert_allclose(normal.ppf(0.3), loc + scale * special.ndtri(0.3), rtol=1e-15)
+    assert normal.std()[0] == scale and twins.std()[0] == pytest.approx(scale, rel=1e-15)
+
+
+def test_ppf_of_a_mixture_with_scales_far_apart():
+    mixture = GaussianMixture([[0.5, 0.5]], [[0.0, 1.0]], [[1e-300, 1.0]])
+    q = np.array([[0.2, 0.3, 0.5, 0.7]])
+    # cdf(x) = (ndtr(x / 1e-300) + ndtr(x - 1)) / 2, and x - 1 = -1 where x ~ 1e-300
+    tiny = 1e-300 * special.ndtri(2 * q[0, :3] - special.ndtr(-1.0))
+    expected = np.r_[tiny, 1.0 + special.ndtri(2 * 0.7 - 1.0)]
+    np.testing.assert_allclose(mixture.ppf(q)[0], expected, rtol=1e-9)
+
+
+def test_mixture_logcdf_and_logsf_near_zero_keep_their_precision():
+    mixture = GaussianMixture([[0.5, 0.5]], [[0.0, 0.0]], [[1.0, 1.0]])
+    np.testing.assert_allclose(mixture.logcdf(10.0), special.log_ndtr(10.0), rtol=1e-12)
+    np.testing.assert_allclose(mixture.logsf(-10.0), special.log_ndtr(10.0), rtol=1e-12)
+
+
+# ------------------------------------------------------------ sample sizes
+def test_sample_draws_in_chunks_into_one_array(mixture, monkeypatch):
+    monkeypatch.setattr("skprob.distributions._base.SAMPLE_CHUNK_VALUES", 8)
+    big = mixture[np.repeat(np.arange(3), 10)]
+    draws = big.sample(4, random_state=0)  # two rows per chunk
+    assert draws.shape == (30, 4) and draws.flags.c_contiguous
+    labels = Categorical([[0.5, 0.5]] * 30, classes=["a", "b"]).sample(4, random_state=0)
+    assert labels.shape == (30, 4) and set(labels.ravel()) == {"a", "b"}
+
+
+def test_sample_refuses_outputs_above_the_limit(normal):
+    big = Normal(np.zeros(10**6), 1.0)
+    with pytest.raises(ValueError, match=r"sample would return 1000000 x 1000 = 1e\+09 values"):
+        big.sample(1000)

@@ -96,3 +96,10 @@ def test_sampling_slicing_affine_and_scipy(normals):
 def test_bad_input(grid, density, match):
     with pytest.raises(ValueError, match=match):
         GridDistribution(grid, density)
+
+
+def test_nan_in_gives_nan_out_like_the_other_distributions():
+    dist = GridDistribution(np.linspace(0.0, 1.0, 5), [[1.0, 2.0, 1.0, 2.0, 1.0]])
+    for method in ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf"):
+        out = getattr(dist, method)([[np.nan, 0.5, 1.0]])
+        assert np.isnan(out[0, 0]) and not np.isnan(out[0, 1:]).any(), method

@@ -2,6 +2,7 @@
 
 import functools
 import pickle
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -16,7 +17,9 @@ from skprob import (
     BayesianMLPRegressor,
     DropoutMLPClassifier,
     DropoutMLPRegressor,
+    MixtureDensityRegressor,
 )
+from skprob._torch.training import predict_params
 from skprob.datasets import make_heteroscedastic
 from skprob.distributions import Categorical, GaussianMixture
 from skprob.metrics import calibration_error, interval_coverage, negative_log_likelihood
@@ -195,3 +198,163 @@ def test_single_class_is_refused():
     X, _ = _gap_data(50)
     with pytest.raises(ValueError, match="greater than one"):
         DropoutMLPClassifier(max_iter=2).fit(X, np.zeros(50))
+
+
+# ------------------------------------------------------ memory and faults
+@pytest.fixture(scope="module")
+def tiny_models():
+    """Every estimator family, fitted briefly: the tests below need predictions, not skill."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 2))
+    y = X[:, 0] + 0.1 * rng.normal(size=200)
+    models = {}
+    for cls in [*REGRESSORS, *CLASSIFIERS, MixtureDensityRegressor]:
+        kwargs = {} if cls is MixtureDensityRegressor else {"n_mc_samples": 9}
+        target = (y > 0).astype(int) if cls in CLASSIFIERS else y
+        models[cls] = cls((16,), activation="tanh", max_iter=2, random_state=0, **kwargs).fit(
+            X, target
+        )
+    return models
+
+
+def _spy_rows(model, monkeypatch):
+    """Record the number of rows of every call to the model's ``_predict_params``."""
+    rows = []
+    original = model._predict_params
+
+    def spy(X, **kwargs):
+        rows.append(len(X))
+        return original(X, **kwargs)
+
+    monkeypatch.setattr(model, "_predict_params", spy)
+    return rows
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS + CLASSIFIERS)
+def test_reductions_run_in_row_chunks_with_unchanged_values(
+    estimator_class, tiny_models, monkeypatch
+):
+    model = tiny_models[estimator_class]
+    X = np.random.default_rng(0).normal(size=(230, 2))
+    if estimator_class in REGRESSORS:
+        dist = model.predict_dist(X)  # all rows at once: the reference
+        expected = {"predict": (dist.mean(), dist.std()),
+                    "predict_uncertainty": (np.mean(dist.stds**2, axis=1) + np.var(dist.means, 1),)}
+        calls = {"predict": lambda: model.predict(X, return_std=True),
+                 "predict_uncertainty": lambda: model.predict_uncertainty(X)[:1]}
+    else:
+        probs = model._distribution_from_params(model._predict_params(X)).probs
+        expected = {"predict_proba": (probs,),
+                    "predict_uncertainty": (stats.entropy(probs, axis=1),)}
+        calls = {"predict_proba": lambda: (model.predict_proba(X),),
+                 "predict_uncertainty": lambda: model.predict_uncertainty(X)[:1]}
+    monkeypatch.setattr("skprob._chunks.CHUNK_ROWS", 50)
+    rows = _spy_rows(model, monkeypatch)
+    for name, call in calls.items():
+        rows.clear()
+        got = call()
+        assert max(rows) <= 50 and sum(rows) == 230, name  # never the whole of X at once
+        for g, e in zip(got, expected[name], strict=True):
+            # a row's prediction does not depend on the chunk it is in
+            np.testing.assert_allclose(g, e, rtol=1e-13, atol=1e-15, err_msg=name)
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS + CLASSIFIERS)
+def test_sample_posterior_rows_do_not_depend_on_the_chunks(estimator_class, tiny_models,
+                                                           monkeypatch):
+    model = tiny_models[estimator_class]
+    X = np.random.default_rng(1).normal(size=(120, 2))
+    whole = model.sample_posterior(X, n_samples=3, random_state=0)
+    monkeypatch.setattr("skprob._chunks.CHUNK_ROWS", 25)
+    rows = _spy_rows(model, monkeypatch)
+    chunked = model.sample_posterior(X, n_samples=3, random_state=0)
+    assert max(rows) <= 25 and chunked.shape == whole.shape and chunked.flags.c_contiguous
+    if estimator_class in CLASSIFIERS:  # the same passes for every chunk
+        np.testing.assert_array_equal(chunked, whole)
+
+
+def test_predict_memory_does_not_grow_with_the_mixture(tiny_models, monkeypatch):
+    """20000 rows x 100 passes: one (T, n) array is 15 MiB; the mixture of all rows held
+    six of them at the peak (92 MiB measured), chunks of 1024 rows need ~5 MiB."""
+    monkeypatch.setattr("skprob._chunks.CHUNK_ROWS", 1024)
+    model = clone_with(tiny_models[DropoutMLPRegressor], n_mc_samples=100)
+    X = np.random.default_rng(2).normal(size=(20000, 2))
+    one_array = 100 * len(X) * 8
+    for call in (lambda: model.predict(X, return_std=True), lambda: model.predict_uncertainty(X)):
+        tracemalloc.start()
+        call()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < one_array / 2, f"{peak / 2**20:.0f} MiB"
+
+
+def clone_with(model, **params):
+    """A fitted model with changed prediction parameters (set_params keeps the fit)."""
+    return pickle.loads(pickle.dumps(model)).set_params(**params)
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS + CLASSIFIERS)
+def test_sample_posterior_refuses_outputs_above_the_limit(estimator_class, tiny_models):
+    model = tiny_models[estimator_class]
+    X = np.broadcast_to(np.zeros(2), (10**6, 2))  # a million rows, no memory
+    shape = "1000000 x 1000" + (" x 2" if estimator_class in CLASSIFIERS else "")
+    with pytest.raises(ValueError, match=f"sample_posterior would return {shape} = .* chunks"):
+        model.sample_posterior(X, n_samples=1000)
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS + CLASSIFIERS)
+@pytest.mark.parametrize("n_samples", [0, -1, 1.5, "3"])
+def test_sample_posterior_rejects_bad_n_samples(estimator_class, n_samples, tiny_models):
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        tiny_models[estimator_class].sample_posterior(np.zeros((3, 2)), n_samples=n_samples)
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS + CLASSIFIERS)
+@pytest.mark.parametrize("n_mc_samples", [0, 2.5])
+def test_n_mc_samples_is_checked_at_prediction(estimator_class, n_mc_samples, tiny_models):
+    model = clone_with(tiny_models[estimator_class], n_mc_samples=n_mc_samples)
+    with pytest.raises(ValueError, match="n_mc_samples must be a positive integer"):
+        model.predict(np.zeros((3, 2)))
+
+
+def test_uncertainty_repr_is_short_and_it_stays_a_tuple(tiny_models):
+    u = tiny_models[DropoutMLPRegressor].predict_uncertainty(np.zeros((1000, 2)))
+    text = repr(u)
+    assert text.startswith("Uncertainty(n_samples=1000, mean total=")
+    assert "mean aleatoric=" in text and "mean epistemic=" in text and len(text) < 120
+    total, aleatoric, epistemic = u
+    assert total is u.total and isinstance(u, tuple) and u._fields[2] == "epistemic"
+    assert repr(pickle.loads(pickle.dumps(u))) == text
+
+
+# A row's head parameters are bit-for-bit the same alone, inside X, in a shuffled
+# X and with chunk boundaries moved (predict_params pads every chunk to whole
+# 64-row blocks; without it up to 24 ulp differed, measured).
+@pytest.mark.parametrize("estimator_class",
+                         [*REGRESSORS, *CLASSIFIERS, MixtureDensityRegressor],
+                         ids=lambda c: c.__name__)
+def test_a_row_prediction_is_bit_exact_whatever_the_other_rows(estimator_class, tiny_models):
+    model = tiny_models[estimator_class]
+    n_passes = getattr(model, "n_mc_samples", None)
+    X = np.random.default_rng(3).normal(size=(300, 2))
+    predict = functools.partial(predict_params, model.module_, n_passes=n_passes, seed=4)
+    rows = 0 if n_passes is None else 1
+    reference = predict(X)
+    perm = np.random.default_rng(4).permutation(len(X))
+    variants = {
+        "shuffled": (perm, predict(X[perm])),
+        "small chunks": (np.arange(300), predict(X, max_elements=2**11)),
+        "other chunks": (np.arange(300), predict(X, max_elements=7 * 2**12)),
+        "a slice": (np.arange(5, 71), predict(X[5:71])),
+    }
+    variants.update({f"row {i} alone": ([i], predict(X[i : i + 1])) for i in (0, 63, 64, 299)})
+    for name, (index, params) in variants.items():
+        for ref, got in zip(reference, params, strict=True):
+            np.testing.assert_array_equal(np.take(ref, index, axis=rows), got, err_msg=name)
+    # and so are the predictions built from them
+    if estimator_class in CLASSIFIERS:
+        predictions = lambda rows: (model.predict_proba(rows),)  # noqa: E731
+    else:
+        predictions = functools.partial(model.predict, return_std=True)
+    for one, whole in zip(predictions(X[64:65]), predictions(X), strict=True):
+        np.testing.assert_array_equal(one, whole[64:65])

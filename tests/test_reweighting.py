@@ -209,3 +209,27 @@ def test_regression_sample_posterior_draws_from_the_reweighted_posterior():
                                atol=4 * expected[:, 1].max() / np.sqrt(20000))
     np.testing.assert_allclose(draws.std(axis=1), expected[:, 1], rtol=0.03)
     np.testing.assert_array_equal(draws, model.sample_posterior(X, 20000, random_state=0))
+
+
+@pytest.mark.parametrize("parameter, allowed", [("target_prior", '"uniform"'),
+                                                ("train_prior", '"auto", "uniform"')])
+def test_unknown_string_priors_name_the_parameter_and_the_choices(parameter, allowed):
+    X, y = _gaussian_classes(100, 0.5, seed=0)
+    with pytest.raises(ValueError, match=f"{parameter} must be {allowed}, an array .* 'nope'"):
+        PriorReweighter(LogisticRegression(), **{parameter: "nope"}).fit(X, y)
+
+
+def test_a_train_prior_that_is_zero_is_named_not_the_target_prior():
+    X = np.linspace(-1, 1, 20)[:, None]
+    inside = lambda y: (np.abs(y) < 1.0).astype(float)  # noqa: E731
+    reweighter = PriorReweighter(_ExactTrainPosterior(), target_prior=stats.norm(0, 2),
+                                 train_prior=inside).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="train_prior is zero at .* where the model and "
+                                         "target_prior put mass"):
+        reweighter.predict_dist(X)
+    with pytest.raises(ValueError, match="train_prior is zero wherever the model puts mass"):
+        reweighter.set_params(train_prior=stats.uniform(50, 1)).fit(X, X[:, 0]).predict_dist(X)
+    # a bounded train prior cuts the grid to its support, like the target prior's
+    bounded = reweighter.set_params(train_prior=stats.uniform(-1, 2)).fit(X, X[:, 0])
+    dist = bounded.predict_dist(X)
+    assert np.all(dist.grid >= -1) and np.all(dist.grid <= 1) and np.all(np.isfinite(dist.mean()))

@@ -293,12 +293,23 @@ def train(
     return history, optimizer.state_dict()
 
 
+# Rows of every matrix product at prediction are a multiple of this: see predict_params.
+ROW_BLOCK = 64
+
+
 def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
     """Head parameters for every row of ``X``, computed in chunks, as float64 numpy.
 
-    Inference runs in float64 on a copy of the network: float32 matrix products
-    round differently depending on how many rows share a call, and a row's
-    prediction must not depend on the other rows in ``X``.
+    A row's prediction is bit-for-bit the same whatever the other rows of
+    ``X``, their order, and the chunk boundaries. Three things make it so.
+    Inference runs in float64 on a copy of the network (float32 products would
+    also do, but the distributions downstream want float64). Every chunk is
+    padded with zero rows to a multiple of ``ROW_BLOCK`` rows: BLAS computes a
+    single row (a matrix-vector product) and the last rows of a matrix whose
+    height is not a multiple of its register tile in another order than the
+    rest, and torch's vectorised elementwise kernels (exp, tanh, softplus)
+    leave a scalar tail; with whole blocks, every row goes down the same path.
+    Each Monte Carlo pass draws one mask or weight sample for all rows.
 
     Parameters
     ----------
@@ -325,7 +336,8 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
     X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64))
     widest = max([X.shape[1]] + [p.shape[0] for p in network.parameters() if p.ndim == 2])
     passes = 1 if n_passes is None else n_passes
-    chunk_size = max(1, max_elements // (passes * widest))
+    blocks = max(1, max_elements // (passes * widest * ROW_BLOCK))
+    chunk_size = blocks * ROW_BLOCK
     if n_passes is not None:
         generator = torch.Generator().manual_seed(seed)
         for layer in network.stochastic_layers():
@@ -334,16 +346,24 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
     # Each chunk is written straight into preallocated outputs: concatenating a
     # list of chunks would hold every output twice at the peak.
     outputs = None
+    padded = None
     with torch.inference_mode():
         for start in range(0, len(X), chunk_size):
             x = X[start : start + chunk_size]
+            n_rows = len(x)
+            if n_rows % ROW_BLOCK:
+                if padded is None:
+                    padded = X.new_zeros((chunk_size, X.shape[1]))
+                height = -(-n_rows // ROW_BLOCK) * ROW_BLOCK
+                padded[:n_rows] = x
+                x = padded[:height]
             params = network(x) if n_passes is None else network.forward_passes(x, n_passes)
             if outputs is None:
                 outputs = tuple(
                     np.empty((*p.shape[:row_axis], len(X), *p.shape[row_axis + 1 :]))
                     for p in params
                 )
-            rows = (slice(None),) * row_axis + (slice(start, start + len(x)),)
+            rows = (slice(None),) * row_axis + (slice(start, start + n_rows),)
             for out, p in zip(outputs, params, strict=True):
-                out[rows] = p.numpy()
+                out[rows] = p.numpy()[(slice(None),) * row_axis + (slice(0, n_rows),)]
     return outputs

@@ -8,6 +8,7 @@ states, categorical index sampling, a fast ``logsumexp`` and the generic
 continuous methods (``pdf``, ``std``, ``interval``, ``sample``, ``affine``).
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -19,6 +20,15 @@ from sklearn.utils import check_random_state
 SIMPLEX_ATOL = 1e-4
 
 HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
+
+# Largest number of values one call to ``sample`` or an estimator's
+# ``sample_posterior`` returns: 2**28 float64 values are 2 GiB. Larger requests
+# are refused with a ValueError that says how to draw them in chunks of rows.
+MAX_SAMPLE_VALUES = 2**28
+# Values drawn per chunk of rows. Sampling needs a few temporaries of the size
+# of what it draws (uniforms, component indices, gathered parameters); drawing
+# a chunk of rows at a time into the preallocated output bounds them.
+SAMPLE_CHUNK_VALUES = 2**20
 
 
 def as_float_array(name, value, ndim):
@@ -82,8 +92,8 @@ def check_simplex(name, array):
 
 
 def safe_log(array):
-    """Natural logarithm with ``log(0) = -inf`` and no RuntimeWarning."""
-    out = np.full(array.shape, -np.inf)
+    """Natural logarithm with ``log(0) = -inf``, NaN kept as NaN, and no RuntimeWarning."""
+    out = np.where(np.isnan(array), np.nan, -np.inf)
     np.log(array, out=out, where=array > 0)
     return out
 
@@ -149,12 +159,32 @@ def sample_index(weights, n_samples, rng):
 
 
 def check_n_samples(n_samples):
-    """Raise ``ValueError`` unless ``n_samples`` is a positive integer."""
+    """Return ``n_samples`` as an int; ``ValueError`` unless it is a positive integer."""
     if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool):
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
     if n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
     return int(n_samples)
+
+
+def check_sample_size(shape, method="sample"):
+    """Raise ``ValueError`` if an output of ``shape`` holds more than ``MAX_SAMPLE_VALUES``."""
+    size = math.prod(shape)
+    if size > MAX_SAMPLE_VALUES:
+        dims = " x ".join(str(d) for d in shape)
+        raise ValueError(
+            f"{method} would return {dims} = {size:.3g} values ({size * 8 / 2**30:.1f} GiB "
+            f"as float64), more than the limit of {MAX_SAMPLE_VALUES} values "
+            f"({MAX_SAMPLE_VALUES * 8 / 2**30:.0f} GiB). Draw for chunks of rows and use "
+            "each chunk before drawing the next, e.g. with rng = np.random.RandomState(0): "
+            f"for rows in np.array_split(np.arange(n), {math.ceil(size / MAX_SAMPLE_VALUES)}): "
+            f"{method}(...[rows], n_samples, random_state=rng); or ask for fewer samples."
+        )
+
+
+def sample_chunk_rows(values_per_row):
+    """Rows per chunk when each row draws ``values_per_row`` values."""
+    return max(1, SAMPLE_CHUNK_VALUES // values_per_row)
 
 
 class BaseDistribution:
@@ -239,10 +269,27 @@ class BaseDistribution:
         Returns
         -------
         samples : ndarray of shape (n, n_samples)
+
+        Raises
+        ------
+        ValueError
+            If the output would hold more than ``2**28`` values (2 GiB of
+            float64): draw for chunks of rows instead, ``d[a:b].sample(...)``.
         """
         n_samples = check_n_samples(n_samples)
+        check_sample_size((len(self), n_samples))
         rng = check_random_state_or_generator(random_state)
-        return self._sample(n_samples, rng)
+        chunk = sample_chunk_rows(n_samples)
+        if len(self) <= chunk:
+            return self._sample(n_samples, rng)
+        out = None
+        for start in range(0, len(self), chunk):
+            rows = slice(start, start + chunk)
+            draws = self[rows]._sample(n_samples, rng)
+            if out is None:
+                out = np.empty((len(self), n_samples), dtype=draws.dtype)
+            out[rows] = draws
+        return out
 
     def to_scipy(self, i):
         """Equivalent :mod:`scipy.stats` distribution of row ``i``.
@@ -348,7 +395,8 @@ class ContinuousDistribution(BaseDistribution):
         -------
         pdf : ndarray of shape (n,) or (n, m)
         """
-        return np.exp(self.logpdf(y))
+        with np.errstate(over="ignore"):  # a density above 1.8e308 is inf
+            return np.exp(self.logpdf(y))
 
     def cdf(self, y):
         """Cumulative distribution function at ``y``.

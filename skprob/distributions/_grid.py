@@ -147,7 +147,7 @@ class GridDistribution(ContinuousDistribution):
         _, left, width, pa, pb = self._cell(y)
         t = np.clip((y - left) / width, 0.0, 1.0)
         inside = (y >= self.grid[:, :1]) & (y <= self.grid[:, -1:])
-        return np.where(inside, pa + (pb - pa) * t, 0.0)
+        return np.where(inside, pa + (pb - pa) * t, np.where(np.isnan(y), np.nan, 0.0))
 
     def _logpdf(self, y):
         return safe_log(self._pdf(y))

@@ -15,48 +15,87 @@ from skprob.distributions._base import (
     sample_index,
 )
 
-# Half-width, in component standard deviations, of the bracket searched by
-# ``ppf``. The normal tail beyond 40 standard deviations (about 4e-350) is below
-# the smallest positive float64, so every representable quantile lies inside.
-_BRACKET_STDS = 40.0
 _PPF_MAX_ITER = 200
+# Iterations of ``ppf`` that bisect at the arithmetic midpoint, which commutes
+# with affine maps; a bracket still open after them spans many orders of
+# magnitude and is halved in the ordering of float64 bit patterns instead.
+_ARITHMETIC_BISECTIONS = 64
+_FLOAT_MAX = np.finfo(np.float64).max
+_SIGN_BIT = np.int64(-(2**63))
 # Cap on the log of a Newton step; longer steps leave any bracket anyway.
 _MAX_LOG_STEP = 700.0
 
 
 def _standardise(y, means, stds):
-    """Standardised distance of ``y`` (r, m) from every component: (r, m, K)."""
-    z = y[:, :, None] - means[:, None, :]
-    z /= stds[:, None, :]
+    """Standardised distance of ``y`` (r, m) from every component: (r, m, K).
+
+    Distances beyond the float64 range are infinite, without a warning. When
+    ``y`` or a mean is near that range, the difference is formed from halves,
+    so that ``1e308 - (-1e308)`` over a scale of ``1e308`` gives 2, not inf.
+    """
+    halve = np.max(np.abs(y), initial=0.0, where=np.isfinite(y)) > _FLOAT_MAX / 2 or (
+        np.max(np.abs(means), initial=0.0) > _FLOAT_MAX / 2
+    )
+    with np.errstate(over="ignore"):
+        if halve:
+            z = 0.5 * y[:, :, None] - 0.5 * means[:, None, :]
+            z /= stds[:, None, :]
+            z *= 2.0
+        else:
+            z = y[:, :, None] - means[:, None, :]
+            z /= stds[:, None, :]
     return z
 
 
 def _log_coefficients(weights, stds):
     """``log(w_k / s_k) - log(2 pi) / 2``, the log density of each component at its mean."""
-    return safe_log(weights / stds) - HALF_LOG_2PI
+    return safe_log(weights) - np.log(stds) - HALF_LOG_2PI  # w / s overflows for s < 1e-308
 
 
 def _mixture_logpdf(y, log_coefficients, means, stds):
     """Log density of rows of mixtures at ``y`` of shape (r, m)."""
     terms = _standardise(y, means, stds)
-    terms *= terms
+    with np.errstate(over="ignore"):  # beyond 1e154 standard deviations: -inf
+        terms *= terms
     terms *= -0.5
     terms += log_coefficients[:, None, :]
     return logsumexp_inplace(terms)
 
 
-def _mixture_moments(weights, means, stds):
-    """Mean and variance (law of total variance) of rows of mixtures."""
+def _mixture_spread(weights, means, stds):
+    """Mean of rows of mixtures, and their variance as ``spread * unit**2``.
+
+    Squared in units of each row's largest spread, so that neither the variance
+    nor the standard deviation overflows (or underflows) before it has to.
+    """
     mean = np.sum(weights * means, axis=1)
-    deviations = means - mean[:, None]
-    # Squared in units of each row's largest spread, so that the variance does
-    # not overflow (or underflow) before it has to.
+    with np.errstate(over="ignore"):
+        deviations = means - mean[:, None]
     unit = np.maximum(np.abs(deviations).max(axis=1), stds.max(axis=1))[:, None]
     unit[unit == 0] = 1.0
     spread = np.sum(weights * ((stds / unit) ** 2 + (deviations / unit) ** 2), axis=1)
-    with np.errstate(over="ignore"):
-        var = spread * unit[:, 0] ** 2
+    return mean, spread, unit[:, 0]
+
+
+def _mixture_moments(weights, means, stds):
+    """Mean and variance (law of total variance) of rows of mixtures."""
+    mean, spread, unit = _mixture_spread(weights, means, stds)
+    with np.errstate(over="ignore"):  # a variance above 1.8e308 is inf
+        var = spread * unit**2
     return mean, var
+
+
+def _mixture_std(weights, means, stds):
+    """Standard deviation of rows of mixtures, finite where the variance overflows."""
+    _, spread, unit = _mixture_spread(weights, means, stds)
+    return np.sqrt(spread) * unit
+
+
+def _mixture_tail(y, weights, means, stds, sign):
+    """cdf (``sign`` 1) or sf (-1) of rows of mixtures at ``y`` of shape (r, m)."""
+    z = _standardise(y, means, stds)
+    z *= sign
+    return np.einsum("rk,rmk->rm", weights, special.ndtr(z, out=z))
 
 
 def _mixture_log_tail(z, log_weights):
@@ -172,26 +211,47 @@ class GaussianMixture(ContinuousDistribution):
         """
         return _mixture_moments(self.weights, self.means, self.stds)[1]
 
+    def std(self):
+        """Standard deviation of each row, finite even where the variance overflows.
+
+        Returns
+        -------
+        std : ndarray of shape (n,)
+        """
+        return _mixture_std(self.weights, self.means, self.stds)
+
     def _logpdf(self, y):
         return _mixture_logpdf(y, _log_coefficients(self.weights, self.stds), self.means, self.stds)
 
     def _cdf(self, y):
-        z = _standardise(y, self.means, self.stds)
-        probs = special.ndtr(z, out=z)
-        return np.einsum("rk,rmk->rm", self.weights, probs)
+        return _mixture_tail(y, self.weights, self.means, self.stds, sign=1.0)
 
     def _sf(self, y):
-        z = _standardise(y, self.means, self.stds)
-        probs = special.ndtr(np.negative(z, out=z), out=z)
-        return np.einsum("rk,rmk->rm", self.weights, probs)
+        return _mixture_tail(y, self.weights, self.means, self.stds, sign=-1.0)
 
     def _logcdf(self, y):
-        z = _standardise(y, self.means, self.stds)
-        return _mixture_log_tail(z, safe_log(self.weights))
+        return self._log_tail(y, sign=1.0)
 
     def _logsf(self, y):
+        return self._log_tail(y, sign=-1.0)
+
+    def _log_tail(self, y, sign):
+        """logcdf (``sign`` 1) or logsf (-1), accurate near 0 as well as far in the tail.
+
+        Near 0, the log-sum-exp over components rounds away values below about
+        1e-16 (the logcdf far right of every component is -1e-24, not 0); there
+        the other tail is below 1/2 and known to full relative precision, and
+        ``log1p(-other)`` is accurate.
+        """
         z = _standardise(y, self.means, self.stds)
-        return _mixture_log_tail(np.negative(z, out=z), safe_log(self.weights))
+        z *= sign
+        log_tail = _mixture_log_tail(z, safe_log(self.weights))
+        rows, cols = np.nonzero(log_tail > -np.log(2.0))
+        if rows.size:
+            other = _mixture_tail(y[rows, cols, None], self.weights[rows], self.means[rows],
+                                  self.stds[rows], sign=-sign)
+            log_tail[rows, cols] = np.log1p(-other[:, 0])
+        return log_tail
 
     def _ppf(self, q):
         out = np.full(q.shape, np.nan)
@@ -251,22 +311,35 @@ def _solve_quantiles(q, weights, means, stds):
     ``q >= 0.5``. The step is the Newton step when it stays inside the bracket
     and at most half the step before last, and bisection otherwise (the
     safeguard of ``rtsafe`` in Numerical Recipes), so every element converges.
+    The bracket starts at the smallest and largest component quantile (the
+    mixture's cdf is a weighted mean of the components', so its quantile lies
+    between theirs). Bisection takes the arithmetic midpoint for the first 64
+    iterations, then halves the bracket in the ordering of float64 bit
+    patterns: at most 64 such halvings reach adjacent floats even when the
+    bracket spans many orders of magnitude (components of scales 1e-300 and 1).
     """
+    all_weights, all_means, all_stds = weights, means, stds
     log_weights = safe_log(weights)
     log_coefficients = _log_coefficients(weights, stds)
     upper = q > 0.5
     sign = np.where(upper, -1.0, 1.0)
     log_target = np.where(upper, np.log1p(-q), np.log(q))
-    lo = np.min(means - _BRACKET_STDS * stds, axis=1)
-    hi = np.max(means + _BRACKET_STDS * stds, axis=1)
-    mean, var = _mixture_moments(weights, means, stds)
-    x = np.clip(mean + np.sqrt(var) * special.ndtri(q), lo, hi)
+    with np.errstate(over="ignore"):
+        quantiles = means + stds * special.ndtri(q)[:, None]
+    quantiles = np.clip(quantiles, -_FLOAT_MAX, _FLOAT_MAX)
+    lo = np.min(np.where(weights > 0, quantiles, np.inf), axis=1)
+    hi = np.max(np.where(weights > 0, quantiles, -np.inf), axis=1)
+    # Start from the normal approximation, clipped into the bracket.
+    mean = np.sum(weights * means, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = mean + _mixture_std(weights, means, stds) * special.ndtri(q)
+    x = np.clip(np.where(np.isnan(x), lo, x), lo, hi)
     xtol = 1e-12 * np.min(stds, axis=1)
-    step = hi - lo
+    step = 0.5 * hi - 0.5 * lo
     step_before = step.copy()
     result = np.empty_like(q)
     todo = np.arange(q.shape[0])
-    for _ in range(_PPF_MAX_ITER):
+    for iteration in range(_PPF_MAX_ITER):
         y = x[:, None]
         z = _standardise(y, means, stds)
         z *= sign[:, None, None]
@@ -280,24 +353,49 @@ def _solve_quantiles(q, weights, means, stds):
         hi = np.where(h > 0, x, hi)
         log_newton = safe_log(np.abs(h)) + log_tail - log_density
         newton = np.sign(h) * np.exp(np.minimum(log_newton, _MAX_LOG_STEP))
-        x_newton = x - newton
+        with np.errstate(over="ignore"):  # an overflowing step leaves the bracket
+            x_newton = x - newton
         use_newton = (
             (x_newton > lo) & (x_newton < hi) & (2.0 * np.abs(newton) <= np.abs(step_before))
         )
         step_before = step
-        step = np.where(use_newton, newton, 0.5 * (hi - lo))
+        step = np.where(use_newton, newton, 0.5 * hi - 0.5 * lo)
         exact = h == 0
-        x = np.where(exact, x, np.where(use_newton, x_newton, lo + 0.5 * (hi - lo)))
+        midpoint = (
+            0.5 * lo + 0.5 * hi if iteration < _ARITHMETIC_BISECTIONS else _bit_midpoint(lo, hi)
+        )
+        x = np.where(exact, x, np.where(use_newton, x_newton, midpoint))
         done = exact | (np.abs(step) <= xtol + 4.0 * np.finfo(float).eps * np.abs(x))
         result[todo[done]] = x[done]
         keep = ~done
         if not keep.any():
-            return result
+            break
         todo, x, lo, hi, step, step_before, sign, log_target, xtol = (
             a[keep] for a in (todo, x, lo, hi, step, step_before, sign, log_target, xtol)
         )
         log_weights, log_coefficients, means, stds = (
             a[keep] for a in (log_weights, log_coefficients, means, stds)
         )
-    result[todo] = x
+    else:
+        result[todo] = x
+    # The bracket was clipped to the float64 range: quantiles beyond it are inf.
+    edge = np.abs(result) == _FLOAT_MAX
+    if edge.any():
+        cdf = _mixture_tail(result[edge, None], all_weights[edge], all_means[edge],
+                            all_stds[edge], sign=1.0)[:, 0]
+        beyond = np.where(result[edge] > 0, cdf < q[edge], cdf > q[edge])
+        result[np.flatnonzero(edge)[beyond]] *= np.inf
     return result
+
+
+def _ordered_bits(x):
+    """Integers in the order of the floats ``x`` (-0.0 and 0.0 map to 0)."""
+    bits = x.view(np.int64)
+    return np.where(bits < 0, -(bits & ~_SIGN_BIT), bits)
+
+
+def _bit_midpoint(lo, hi):
+    """The float halfway between ``lo`` and ``hi`` in the ordering of float64 bit patterns."""
+    a, b = _ordered_bits(lo), _ordered_bits(hi)
+    mid = a // 2 + b // 2 + (a % 2 + b % 2) // 2
+    return np.where(mid < 0, (-mid) | _SIGN_BIT, mid).view(np.float64)

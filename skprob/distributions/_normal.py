@@ -86,13 +86,33 @@ class Normal(ContinuousDistribution):
         -------
         var : ndarray of shape (n,)
         """
-        return self.scale**2
+        with np.errstate(over="ignore", under="ignore"):  # inf above 1.3e154
+            return self.scale**2
+
+    def std(self):
+        """Standard deviation of each row: ``scale``, finite where ``var`` overflows.
+
+        Returns
+        -------
+        std : ndarray of shape (n,)
+        """
+        return self.scale.copy()
 
     def _z(self, y):
-        return (y - self.loc[:, None]) / self.scale[:, None]
+        loc, scale = self.loc[:, None], self.scale[:, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = (y - loc) / scale
+            # y - loc overflowed (e.g. 1e308 - (-1e308)): from halves, which gives
+            # the finite z there, and inf again only where z itself overflows.
+            overflow = np.isinf(z) & np.isfinite(y)
+            if overflow.any():
+                z = np.where(overflow, (0.5 * y - 0.5 * loc) / scale * 2.0, z)
+        return z
 
     def _logpdf(self, y):
-        return -0.5 * self._z(y) ** 2 - np.log(self.scale)[:, None] - HALF_LOG_2PI
+        with np.errstate(over="ignore"):
+            square = self._z(y) ** 2
+        return -0.5 * square - np.log(self.scale)[:, None] - HALF_LOG_2PI
 
     def _cdf(self, y):
         return special.ndtr(self._z(y))
@@ -107,14 +127,24 @@ class Normal(ContinuousDistribution):
         return special.log_ndtr(-self._z(y))
 
     def _ppf(self, q):
-        return self.loc[:, None] + self.scale[:, None] * special.ndtri(q)
+        return self._from_z(special.ndtri(q))
 
     def _sample(self, n_samples, rng):
-        noise = rng.standard_normal((len(self), n_samples))
-        return self.loc[:, None] + self.scale[:, None] * noise
+        return self._from_z(rng.standard_normal((len(self), n_samples)))
+
+    def _from_z(self, z):
+        """``loc + scale * z``, finite wherever the result is representable."""
+        loc, scale = self.loc[:, None], self.scale[:, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = loc + scale * z
+            overflow = ~np.isfinite(y) & np.isfinite(z)
+            if overflow.any():  # e.g. 1e308 + 1e308 * -2: from halves
+                y = np.where(overflow, 2.0 * (0.5 * loc + (0.5 * scale) * z), y)
+        return y
 
     def _affine(self, shift, scale):
         return Normal(loc=shift + scale * self.loc, scale=scale * self.scale)
 
     def _to_scipy(self, i):
         return stats.norm(loc=self.loc[i], scale=self.scale[i])
+

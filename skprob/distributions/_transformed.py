@@ -154,28 +154,28 @@ class TransformedDistribution(ContinuousDistribution):
     def _logpdf(self, y):
         inside, safe, z = self._z(y)
         values = self.base.logpdf(z) + self.transform.log_abs_jacobian(safe)
-        return np.where(inside, values, -np.inf)
+        return _nan_at_nan(y, np.where(inside, values, -np.inf))
 
     def _cdf(self, y):
         inside, _, z = self._z(y)
-        return np.where(inside, self.base.cdf(z), np.where(y <= self.transform.domain[0], 0, 1))
+        outside = np.where(y <= self.transform.domain[0], 0.0, 1.0)
+        return _nan_at_nan(y, np.where(inside, self.base.cdf(z), outside))
 
     def _logcdf(self, y):
-        with np.errstate(divide="ignore"):
-            inside, _, z = self._z(y)
-            return np.where(inside, self.base.logcdf(z),
-                            np.where(y <= self.transform.domain[0], -np.inf, 0.0))
+        inside, _, z = self._z(y)
+        outside = np.where(y <= self.transform.domain[0], -np.inf, 0.0)
+        return _nan_at_nan(y, np.where(inside, self.base.logcdf(z), outside))
 
     def _sf(self, y):
         # From the base's sf, not 1 - cdf, which rounds a far right tail to zero.
         inside, _, z = self._z(y)
-        return np.where(inside, self.base.sf(z), np.where(y <= self.transform.domain[0], 1, 0))
+        outside = np.where(y <= self.transform.domain[0], 1.0, 0.0)
+        return _nan_at_nan(y, np.where(inside, self.base.sf(z), outside))
 
     def _logsf(self, y):
-        with np.errstate(divide="ignore"):
-            inside, _, z = self._z(y)
-            return np.where(inside, self.base.logsf(z),
-                            np.where(y <= self.transform.domain[0], 0.0, -np.inf))
+        inside, _, z = self._z(y)
+        outside = np.where(y <= self.transform.domain[0], 0.0, -np.inf)
+        return _nan_at_nan(y, np.where(inside, self.base.logsf(z), outside))
 
     def _ppf(self, q):
         return self.transform.inverse(self.base.ppf(q))
@@ -188,3 +188,8 @@ class TransformedDistribution(ContinuousDistribution):
             "affine() is not defined for a TransformedDistribution; transform the base "
             "distribution instead."
         )
+
+
+def _nan_at_nan(y, values):
+    """``values`` with NaN wherever ``y`` is NaN, as every other distribution gives."""
+    return np.where(np.isnan(y), np.nan, values)
