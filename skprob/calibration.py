@@ -25,6 +25,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from skprob._state import all_or_nothing
 from skprob.distributions import CalibrationMap, RecalibratedDistribution
 from skprob.distributions._recalibrated import METHODS
 from skprob.model_selection import cross_val_predict_dist
@@ -151,6 +152,7 @@ class CalibratedRegressorCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.n_knots = n_knots
         self.n_jobs = n_jobs
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the calibration map on held-out PIT values and the final model.

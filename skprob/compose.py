@@ -4,6 +4,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, _fit
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from skprob._state import all_or_nothing
 from skprob.distributions import MonotoneTransform, TransformedDistribution
 from skprob.distributions._transformed import TRANSFORMS
 from skprob.pipeline import final_estimator_call, predict_dist
@@ -60,6 +61,7 @@ class TransformedTargetRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimat
         self.regressor = regressor
         self.transform = transform
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit the regressor on transformed targets.

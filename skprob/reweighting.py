@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
+from skprob._state import all_or_nothing
 from skprob.distributions import Categorical, GridDistribution
 from skprob.pipeline import final_estimator_call, predict_dist
 
@@ -231,6 +232,7 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
         self.prefit = prefit
 
     # ------------------------------------------------------------------- fit
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit the model (unless ``prefit``) and learn the training prior from y.
@@ -463,6 +465,7 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
         return metric(y, self.predict(X), sample_weight=sample_weight)
 
     @available_if(_estimator_has("predict_proba"))
+    @all_or_nothing
     def fit_target_prior(self, X, *, max_iter=1000, tol=1e-8):
         """Estimate unknown target class priors from unlabelled target data by EM.
 

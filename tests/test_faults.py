@@ -314,3 +314,36 @@ def test_fit_and_predict_leave_the_thread_count_as_they_found_it(monkeypatch):
     if before > 1:
         # A tabular-size network runs on one thread and restores the count.
         assert seen[0] == 1 and seen[-1] == before
+
+
+# ------------------------------------------------------------ meta-estimators
+def _meta_estimators():
+    from scipy import stats
+
+    from skprob import PriorReweighter
+    from skprob.calibration import CalibratedRegressorCV
+    from skprob.compose import TransformedTargetRegressor
+
+    def mdn():
+        return _make(MixtureDensityRegressor, max_iter=5)
+
+    return [
+        PriorReweighter(mdn(), target_prior=stats.norm(0, 1)),
+        TransformedTargetRegressor(mdn(), transform="log"),
+        CalibratedRegressorCV(mdn(), cv=2),
+    ]
+
+
+@pytest.mark.parametrize("meta", _meta_estimators(), ids=lambda m: type(m).__name__)
+def test_a_failed_meta_estimator_refit_changes_nothing(meta):
+    X, y = _data(MixtureDensityRegressor)
+    y = np.exp(y)  # positive, for the log transform
+    meta.fit(X, y)
+    before = meta.predict(X)
+    fitted = {k: v for k, v in vars(meta).items() if k.endswith("_")}
+    inner = next(k for k in meta.get_params(deep=False) if k in ("estimator", "regressor"))
+    meta.set_params(**{f"{inner}__learning_rate_init": 1e6})
+    with pytest.raises(TrainingDivergedError):
+        meta.fit(X, y * 10)
+    assert {k: v for k, v in vars(meta).items() if k.endswith("_")}.keys() == fitted.keys()
+    np.testing.assert_array_equal(meta.predict(X), before)
