@@ -84,22 +84,28 @@ def _lr_factor(schedule, step, total_steps):
 
 
 def _weighted_mean(values, weights):
-    return values.mean() if weights is None else (values * weights).mean()
+    """Mean over the last (row) axis: a scalar, or one per member for ``(M, n)`` values."""
+    return values.mean(-1) if weights is None else (values * weights).mean(-1)
 
 
 def evaluate_nll(network, X, y, weights=None, *, chunk_size=65536):
-    """Mean (weighted) negative log-likelihood of ``network`` on a data set."""
+    """Mean (weighted) negative log-likelihood of ``network`` on a data set.
+
+    A float; for an ensemble (a network with ``n_members``), an array of one
+    mean per member.
+    """
     was_training = network.training
     network.eval()
     total = 0.0
     with torch.inference_mode():
         for start in range(0, len(X), chunk_size):
             stop = start + chunk_size
-            nll = network.nll(X[start:stop], y[start:stop])
             w = None if weights is None else weights[start:stop]
-            total += _weighted_mean(nll, w).item() * len(nll)
+            nll = _weighted_mean(network.nll(X[start:stop], y[start:stop]), w)
+            total = total + nll.double() * min(stop - start, len(X) - start)
     network.train(was_training)
-    return total / len(X)
+    mean = (total / len(X)).cpu().numpy()
+    return float(mean) if mean.ndim == 0 else mean
 
 
 def _all_finite(network):
@@ -120,10 +126,12 @@ _ABSURD_FACTOR = 1e4
 
 def trimmed_mean(values, fraction=1.0, weights=None):
     """Weighted mean of the lowest ``fraction`` (by weight) of ``values``; all of them for 1."""
-    values = torch.as_tensor(values).flatten().double()
+    values = torch.as_tensor(values).double()
     weights = torch.ones_like(values) if weights is None else torch.as_tensor(weights).double()
-    values, order = torch.sort(values)
-    weights = weights.flatten()[order]
+    # Weights of shape (n,) broadcast over an ensemble's (M, n) values.
+    weights = torch.broadcast_to(weights.to(values.device), values.shape).flatten()
+    values, order = torch.sort(values.flatten())
+    weights = weights[order]
     # Keep a value while the weight below it is under the fraction of the total.
     kept = (torch.cumsum(weights, 0) - weights) < fraction * weights.sum()
     kept &= weights > 0
@@ -132,6 +140,65 @@ def trimmed_mean(values, fraction=1.0, weights=None):
 
 def _above(nll, reference, factor):
     return nll > reference + factor * max(1.0, abs(reference))
+
+
+
+def _epoch_order(X, y, weights, shuffle, generator, n_members):
+    """This epoch's rows: one permutation, or ``(M, n)`` of them for an ensemble.
+
+    An ensemble gets one permutation per member (its own minibatch order), so
+    the epoch's tensors have a leading member axis: ``(M, n, d)``.
+    """
+    if not shuffle:
+        return X, y, weights
+    n = len(X)
+    if n_members is None:
+        perm = torch.randperm(n, device=X.device, generator=generator)
+    else:
+        perm = torch.stack([
+            torch.randperm(n, device=X.device, generator=generator) for _ in range(n_members)
+        ])
+    return X[perm], y[perm], None if weights is None else weights[perm]
+
+
+class _KeptWeights:
+    """Weights kept by the loop: the best epoch's, per member for an ensemble.
+
+    ``update(mask)`` copies the current weights of the members in ``mask`` (a
+    bool array of shape (M,), or a 0-d one for a single network); ``restore``
+    puts every kept member's weights back and leaves the others as they are.
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self.state = None
+        self.members = getattr(network, "n_members", None)
+        self.mask = np.zeros(() if self.members is None else (self.members,), dtype=bool)
+
+    def update(self, mask):
+        if not mask.any():
+            return
+        current = self.network.state_dict()
+        if self.state is None or self.members is None:
+            self.state = copy.deepcopy(current)
+        else:
+            index = torch.as_tensor(mask, device=next(iter(current.values())).device)
+            with torch.no_grad():
+                for key, value in current.items():
+                    self.state[key][index] = value[index]
+        self.mask = self.mask | mask
+
+    def restore(self):
+        if self.state is None:
+            return
+        if self.members is None:
+            self.network.load_state_dict(self.state)
+            return
+        current = self.network.state_dict()
+        with torch.no_grad():
+            for key, value in current.items():
+                index = torch.as_tensor(self.mask, device=value.device)
+                value[index] = self.state[key][index]
 
 
 def train(
@@ -205,69 +272,84 @@ def train(
         return TrainingDivergedError(f"Training diverged: {reason}.")
 
     history = TrainingHistory()
-    best_state = None
+    # An ensemble (a network with ``n_members``) trains its members side by
+    # side: every per-member quantity below has shape (M,), and () otherwise.
+    n_members = getattr(network, "n_members", None)
+    members = () if n_members is None else (n_members,)
+    best = np.full(members, math.inf)
+    epochs_without_improvement = np.zeros(members, dtype=int)
+    stopped = np.zeros(members, dtype=bool)
+    active = None if n_members is None else torch.ones(n_members, device=X.device)
+    kept = _KeptWeights(network)
     start_nll = None
-    epochs_without_improvement = 0
     network.train()
     network.set_generator(generator)
     bar = tqdm(range(config.max_iter), desc=config.description, disable=not config.verbose)
     for epoch in bar:
-        if config.shuffle:
-            perm = torch.randperm(n, device=X.device, generator=generator)
-            X_epoch, y_epoch = X[perm], y[perm]
-            w_epoch = None if weights is None else weights[perm]
-        else:
-            X_epoch, y_epoch, w_epoch = X, y, weights
+        X_epoch, y_epoch, w_epoch = _epoch_order(X, y, weights, config.shuffle, generator,
+                                                 n_members)
+        # Rows are the leading axis, or the second after a member axis.
+        row_axis = X_epoch.ndim - X.ndim
         batch_losses = []
         for b, start in enumerate(range(0, n, batch_size)):
             stop = start + batch_size
+            rows = (slice(None),) * row_axis + (slice(start, stop),)
             factor = _lr_factor(config.learning_rate, epoch * n_batches + b, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate_init * factor
-            w_batch = None if w_epoch is None else w_epoch[start:stop]
-            per_sample = network.nll(X_epoch[start:stop], y_epoch[start:stop])
+            w_batch = None if w_epoch is None else w_epoch[rows]
+            per_sample = network.nll(X_epoch[rows], y_epoch[rows])
             nll = _weighted_mean(per_sample, w_batch)
+            # An ensemble's loss is the sum of its members' mean NLLs, so each
+            # member's gradient is its own; a stopped member's is zero.
+            total = nll if active is None else (nll * active).sum()
             penalty = network.penalty()
-            loss = nll if penalty is None else nll + penalty
+            loss = total if penalty is None else total + penalty
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            batch_losses.append(loss.detach() * (min(stop, n) - start))
+            per_member = nll if penalty is None else nll + penalty / (n_members or 1)
+            batch_losses.append(per_member.detach() * (min(stop, n) - start))
             if start_nll is None:
                 # Taken before any step: the untrained network's NLL on one minibatch.
                 start_nll = trimmed_mean(per_sample.detach(), config.check_fraction, w_batch)
-        epoch_loss = torch.stack(batch_losses).sum().item() / n
-        if not math.isfinite(epoch_loss):
+        member_losses = torch.stack(batch_losses).sum(0).double().cpu().numpy() / n
+        epoch_loss = float(np.mean(member_losses))
+        if not np.isfinite(np.where(stopped, 0.0, member_losses)).all():
             raise diverged(f"the loss became non-finite ({epoch_loss}) at epoch {epoch + 1}")
         history.loss_curve.append(epoch_loss)
         history.n_iter = epoch + 1
 
         if validation is not None:
-            monitored = evaluate_nll(network, *validation)
-            history.validation_scores.append(monitored)
+            monitored = np.asarray(evaluate_nll(network, *validation))
+            history.validation_scores.append(float(np.mean(monitored)))
         else:
-            monitored = epoch_loss
-        if monitored < history.best_loss - config.tol:
-            epochs_without_improvement = 0
-        else:
-            epochs_without_improvement += 1
-        if monitored < history.best_loss:
-            history.best_loss = monitored
-            if validation is not None:
-                best_state = copy.deepcopy(network.state_dict())
+            monitored = member_losses
+        epochs_without_improvement = np.where(
+            monitored < best - config.tol, 0, epochs_without_improvement + 1
+        )
+        improved = (monitored < best) & ~stopped
+        best = np.where(improved, monitored, best)
+        history.best_loss = float(np.mean(best))
+        if validation is not None:
+            kept.update(improved)
         if config.verbose:
             postfix = {"loss": f"{epoch_loss:.4f}"}
             if validation is not None:
-                postfix["val_nll"] = f"{monitored:.4f}"
+                postfix["val_nll"] = f"{np.mean(monitored):.4f}"
             bar.set_postfix(postfix)
-        if epochs_without_improvement > config.n_iter_no_change and (
-            validation is not None or config.learning_rate != "cosine"
-        ):
-            break
+        if validation is not None or config.learning_rate != "cosine":
+            newly_stopped = (epochs_without_improvement > config.n_iter_no_change) & ~stopped
+            if validation is None:
+                kept.update(newly_stopped)  # a stopped member keeps its weights of now
+            stopped = stopped | newly_stopped
+            if active is not None:
+                active = torch.as_tensor(~stopped, dtype=active.dtype, device=active.device)
+            if stopped.all():
+                break
     bar.close()
     network.set_generator(None)
-    if best_state is not None:
-        network.load_state_dict(best_state)
+    kept.restore()
     if not _all_finite(network):
         raise diverged("the last optimiser step made some weights non-finite")
     network.eval()
@@ -329,20 +411,25 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
     -------
     params : tuple of ndarray
         One array per head output, with ``len(X)`` rows, or ``(T, len(X), ...)``
-        for Monte Carlo prediction.
+        for Monte Carlo prediction; an ensemble (a network with ``n_members``)
+        adds a leading member axis: ``(M, len(X), ...)`` or ``(M, T, len(X), ...)``.
     """
     network = copy.deepcopy(network).double().eval()
     # A copy only when needed: torch rejects views with negative strides, e.g. X[::-1].
     X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64))
-    widest = max([X.shape[1]] + [p.shape[0] for p in network.parameters() if p.ndim == 2])
-    passes = 1 if n_passes is None else n_passes
+    # Stacked (ensemble) weights are (M, n_in, n_out), a single network's (n_out, n_in).
+    widest = max([X.shape[1]] + [p.shape[-1] if p.ndim == 3 else p.shape[0]
+                                 for p in network.parameters() if p.ndim in (2, 3)])
+    n_members = getattr(network, "n_members", None)
+    passes = (1 if n_passes is None else n_passes) * (n_members or 1)
     blocks = max(1, max_elements // (passes * widest * ROW_BLOCK))
     chunk_size = blocks * ROW_BLOCK
     if n_passes is not None:
         generator = torch.Generator().manual_seed(seed)
         for layer in network.stochastic_layers():
             layer.draw(n_passes, generator)
-    row_axis = 0 if n_passes is None else 1
+    # Outputs are (n, ...), (T, n, ...), or with a leading member axis for an ensemble.
+    row_axis = (n_passes is not None) + (n_members is not None)
     # Each chunk is written straight into preallocated outputs: concatenating a
     # list of chunks would hold every output twice at the peak.
     outputs = None
