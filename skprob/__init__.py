@@ -19,6 +19,7 @@ from skprob._monte_carlo import Uncertainty
 from skprob._persistence import load, save
 from skprob.bayesian import BayesianMLPClassifier, BayesianMLPRegressor
 from skprob.dropout import DropoutMLPClassifier, DropoutMLPRegressor
+from skprob.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor
 from skprob.mixture_density import MixtureDensityRegressor
 from skprob.reweighting import PriorReweighter
 
@@ -27,6 +28,8 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BayesianMLPClassifier",
     "BayesianMLPRegressor",
+    "DeepEnsembleClassifier",
+    "DeepEnsembleRegressor",
     "DropoutMLPClassifier",
     "DropoutMLPRegressor",
     "MixtureDensityRegressor",

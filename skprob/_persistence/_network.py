@@ -22,6 +22,14 @@ FORMAT_VERSION = 1
 
 def network_classes():
     """The skprob network estimators a file may hold, by class name."""
+    from skprob import DeepEnsembleClassifier, DeepEnsembleRegressor
+
+    classes = (DeepEnsembleClassifier, DeepEnsembleRegressor, *member_classes().values())
+    return {cls.__name__: cls for cls in classes}
+
+
+def member_classes():
+    """The networks an ensemble's ``estimator`` may be, by class name."""
     from skprob import (
         BayesianMLPClassifier,
         BayesianMLPRegressor,
@@ -35,6 +43,25 @@ def network_classes():
     return {cls.__name__: cls for cls in classes}
 
 
+# An ensemble's ``estimator`` parameter (an unfitted member network) is stored
+# as {_MEMBER: {"class": name, "params": {...}}}, its parameters encoded alike.
+_MEMBER = "__estimator__"
+
+
+def _encode_params(estimator):
+    params = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if key == "estimator" and value is not None:
+            if member_classes().get(type(value).__name__) is not type(value):
+                raise ValueError(f"Cannot save an ensemble of {type(value).__name__}: only "
+                                 f"skprob networks {sorted(member_classes())} are stored.")
+            value = {_MEMBER: {"class": type(value).__name__, "params": _encode_params(value)}}
+        else:
+            value = encode(value, key)
+        params[key] = value
+    return params
+
+
 def is_network(estimator):
     return network_classes().get(type(estimator).__name__) is type(estimator)
 
@@ -45,7 +72,7 @@ def network_record(estimator):
     An unfitted network (e.g. the ``estimator`` parameter of a meta-estimator)
     keeps only its class and parameters.
     """
-    params = {key: encode(value, key) for key, value in estimator.get_params().items()}
+    params = _encode_params(estimator)
     fitted = hasattr(estimator, "module_")
     metadata = {
         "format": FORMAT,
@@ -87,22 +114,33 @@ def stored_bytes(state_dict):
     return total
 
 
-def _estimator(metadata):
-    cls = network_classes().get(metadata.get("class"))
+def _decode_param(key, value):
+    if key == "estimator" and isinstance(value, dict) and set(value) == {_MEMBER}:
+        if not isinstance(value[_MEMBER], dict):
+            raise UnsafeFileError("its ensemble member is not a mapping.")
+        return _estimator(value[_MEMBER], member_classes())
+    return decode(value)
+
+
+def _estimator(metadata, classes=None):
+    classes = network_classes() if classes is None else classes
+    cls = classes.get(metadata.get("class"))
     if cls is None:
         raise UnsafeFileError(
             f"it holds the class {metadata.get('class')!r}, which is not one of the skprob "
-            f"networks {sorted(network_classes())}."
+            f"networks {sorted(classes)}."
         )
     params = metadata.get("params")
     if not isinstance(params, dict):
         raise UnsafeFileError(f"its {cls.__name__} parameters are not a mapping.")
-    unknown = sorted(set(params) - set(cls().get_params()))
+    unknown = sorted(set(params) - set(cls().get_params(deep=False)))
     if unknown:
         raise UnsafeFileError(f"it gives {cls.__name__} the unknown parameter(s) {unknown[:5]}.")
-    estimator = cls(**{key: decode(value) for key, value in params.items()})
+    estimator = cls(**{key: _decode_param(key, value) for key, value in params.items()})
     try:
         estimator._validate_params()
+        if hasattr(estimator, "_check_member"):  # an ensemble: a member of its own task
+            estimator._check_member()
     except (ValueError, TypeError) as exc:
         raise UnsafeFileError(f"its {cls.__name__} parameters are invalid: {exc}") from exc
     return estimator
