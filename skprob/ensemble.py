@@ -8,6 +8,7 @@ early-stopping weights. The predictive distribution is the equal-weight
 mixture of the members'.
 """
 
+import dataclasses
 from numbers import Integral
 
 import numpy as np
@@ -32,11 +33,11 @@ __all__ = ["DeepEnsembleClassifier", "DeepEnsembleRegressor"]
 
 _MAX_SEED = np.iinfo(np.int32).max
 
-# Training hyper-parameters the shared fit glue reads from ``self``: an
-# ensemble takes them from its member estimator (``random_state`` excepted,
-# which is the ensemble's own).
-_MEMBER_PARAMETERS = tuple(
-    name for name in BaseProbabilisticNetwork._parameter_constraints if name != "random_state"
+# The member's hyper-parameters that the shared fit glue (``_base._fit``)
+# reads from ``self``, exposed read-only; the others reach the loop through
+# the member's own ``_training_config``. ``random_state`` is the ensemble's.
+_MEMBER_PARAMETERS = (
+    "warm_start", "early_stopping", "validation_fraction", "max_iter", "learning_rate", "device",
 )
 
 
@@ -98,6 +99,10 @@ class _BaseDeepEnsemble(BaseProbabilisticNetwork):
             network = self._build_network(n_features)
         network.to_empty(device="cpu")
         return initialize_stacked(network, torch.Generator().manual_seed(seed))
+
+    def _training_config(self, n_samples, max_iter, schedule):
+        config = self._member()._training_config(n_samples, max_iter, schedule)
+        return dataclasses.replace(config, description=type(self).__name__)
 
     def _prepare_network(self, network, n_train):
         self._member()._prepare_network(network, n_train)

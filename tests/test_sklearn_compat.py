@@ -8,6 +8,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skprob import (
     BayesianMLPClassifier,
     BayesianMLPRegressor,
+    DeepEnsembleClassifier,
+    DeepEnsembleRegressor,
     DropoutMLPClassifier,
     DropoutMLPRegressor,
     MixtureDensityRegressor,
@@ -48,6 +50,10 @@ ESTIMATORS = [
     CalibratedRegressorCV(MixtureDensityRegressor(hidden_layer_sizes=(16,), max_iter=50,
                                                   learning_rate_init=2e-2, n_components=1,
                                                   random_state=0), cv=2),
+    DeepEnsembleRegressor(_small(MixtureDensityRegressor, n_components=2), n_estimators=3,
+                          random_state=0),
+    DeepEnsembleClassifier(_small(DropoutMLPClassifier, n_mc_samples=10), n_estimators=3,
+                           random_state=0),
 ]
 
 

@@ -151,9 +151,11 @@ def _meta_network(estimator, n_tensors):
     from skprob._base import activations_per_layer, hidden_layers
 
     name = type(estimator).__name__
+    # An ensemble's architecture is its member's.
+    template = estimator._template() if hasattr(estimator, "_template") else estimator
     try:
-        sizes = hidden_layers(estimator.hidden_layer_sizes)
-        activations_per_layer(estimator.activation, sizes)
+        sizes = hidden_layers(template.hidden_layer_sizes)
+        activations_per_layer(template.activation, sizes)
     except (ValueError, TypeError) as exc:
         raise UnsafeFileError(f"its {name} parameters are invalid: {exc}") from exc
     if len(sizes) >= n_tensors:  # every layer holds at least two tensors, plus the head's
