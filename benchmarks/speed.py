@@ -21,7 +21,10 @@ All contenders run in one process, warm, interleaved, best of ``--rounds``
    fresh child process per point (its maximum resident set size above what
    it held before the call);
 4. skprob's fit throughput on ``device="cuda"`` beside the CPU, when a GPU
-   is present.
+   is present;
+5. deep ensembles: fit time of M stacked members against one member on
+   UCI-size networks, and on the lecture's network against M hand-written
+   loops run one after the other; prediction time likewise.
 
 Usage::
 
@@ -385,6 +388,91 @@ def scaling_tables(sizes, components, passes, n_predict, threads):
     return "\n".join(rows)
 
 
+# --- section 5: deep ensembles ------------------------------------------------------------
+
+ENSEMBLE_SMALL = [  # (hidden_layer_sizes, batch_size, n): UCI-size networks and data
+    ((50,), 32, 1_000), ((100,), 32, 1_000), ((50,), 256, 10_000), ((100,), 256, 10_000),
+    ((100,), 256, 100_000),
+]
+
+
+def _fit_seconds(model, X, y):
+    start = time.perf_counter()
+    model.fit(X, y)
+    return time.perf_counter() - start
+
+
+def ensemble_tables(refs, n_members, n_lecture, rounds, small=ENSEMBLE_SMALL):
+    """Fit and prediction time of ``n_members`` stacked members against one member.
+
+    The ensemble is one network with the members on a leading axis, trained by
+    the shared loop; the references are one member fitted alone, and for the
+    lecture's network ``n_members`` hand-written PyTorch loops run one after
+    the other (``ref_mdn_torch``). Interleaved, best of ``rounds``.
+    """
+    from skprob import DeepEnsembleRegressor, MixtureDensityRegressor
+    from skprob._torch.threads import intra_op_threads
+
+    X_all, y_all = refs[0].make_data(max(n for *_, n in small))
+    rows = ["| network | batch | n | epochs | 1 member (s) | ensemble of "
+            f"{n_members} (s) | ensemble / 1 member |", "|---|---|---|---|---|---|---|"]
+    for hidden, batch, n in small:
+        X, y = X_all[:n], y_all[:n]
+        epochs = max(1, 40_000 // n)
+        member = MixtureDensityRegressor(hidden, n_components=5, batch_size=batch,
+                                         max_iter=epochs, random_state=0)
+        ensemble = DeepEnsembleRegressor(member, n_estimators=n_members, random_state=0)
+        best = {"member": math.inf, "ensemble": math.inf}
+        for _ in range(rounds + 1):  # the first round warms up
+            for name, model in (("member", member), ("ensemble", ensemble)):
+                best[name] = min(best[name], _fit_seconds(model, X, y))
+        rows.append(f"| {hidden[0]} relu, K=5 | {batch} | {n:,} | {epochs} | "
+                    f"{best['member']:.2f} | {best['ensemble']:.2f} | "
+                    f"{best['ensemble'] / best['member']:.2f}x |")
+
+    X, y = refs[0].make_data(n_lecture)
+    lecture = MixtureDensityRegressor(**SEED_TRUNK, n_components=16, batch_size=256,
+                                      max_iter=1, random_state=0)
+    ensemble = DeepEnsembleRegressor(lecture, n_estimators=n_members, random_state=0)
+    best = {"loop": 0.0, "member": math.inf, "ensemble": math.inf}
+    for _ in range(rounds + 1):
+        # The hand-written loop at torch's default thread count and at one thread
+        # (what skprob picks for this size; faster when the cores are shared).
+        for threads in (torch.get_num_threads(), 1):
+            with intra_op_threads(threads):
+                rate = reported_throughput(refs[0].main, n_lecture, 1, 256)
+            best["loop"] = max(best["loop"], rate / n_members)  # M loops one after another
+        best["member"] = min(best["member"], _fit_seconds(lecture, X, y))
+        best["ensemble"] = min(best["ensemble"], _fit_seconds(ensemble, X, y))
+    member_rate = n_lecture / best["ensemble"]  # each sample is seen by all members
+    rows += [
+        "", f"Lecture network (n={n_lecture:,}, batch 256, 1 epoch): samples/s of training "
+        f"all {n_members} members", "",
+        f"| {n_members} hand-written loops in a row | {n_members} skprob fits in a row | "
+        f"skprob ensemble of "
+        f"{n_members} | ensemble / loops | ensemble time / 1 member |",
+        "|---|---|---|---|---|",
+        f"| {best['loop']:,.0f} | {n_lecture / best['member'] / n_members:,.0f} | "
+        f"{member_rate:,.0f} | "
+        f"{member_rate / best['loop']:.2f}x | {best['ensemble'] / best['member']:.2f}x |",
+    ]
+
+    lecture_fit = lecture.fit(X[:5000], y[:5000])
+    ensemble_fit = ensemble.fit(X[:5000], y[:5000])
+    member_time = ensemble_time = math.inf
+    for _ in range(rounds + 1):
+        member_time = min(member_time, _best_time(lambda: lecture_fit.predict_dist(X), 1))
+        ensemble_time = min(ensemble_time, _best_time(lambda: ensemble_fit.predict_dist(X), 1))
+    rows += [
+        "", f"Prediction, lecture network ({n_lecture:,} rows, predict_dist):", "",
+        f"| 1 member (rows/s) | ensemble of {n_members} (rows/s) | ensemble time / "
+        f"{n_members} x member time |", "|---|---|---|",
+        f"| {n_lecture / member_time:,.0f} | {n_lecture / ensemble_time:,.0f} | "
+        f"{ensemble_time / (n_members * member_time):.2f}x |",
+    ]
+    return "\n".join(rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000, help="rows for the fit table")
@@ -394,8 +482,9 @@ def main(argv=None):
     parser.add_argument("--n-predict", type=int, default=100_000)
     parser.add_argument("--passes", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--sections", type=int, nargs="+", default=[1, 2, 3, 4],
-                        choices=[1, 2, 3, 4], help="which sections to run")
+    parser.add_argument("--sections", type=int, nargs="+", default=[1, 2, 3, 4, 5],
+                        choices=[1, 2, 3, 4, 5], help="which sections to run")
+    parser.add_argument("--n-members", type=int, default=5, help="ensemble size (section 5)")
     parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR)
     args = parser.parse_args(argv)
     sizes, components, passes = [10_000, 100_000, 1_000_000], [1, 4, 16, 64], [10, 30, 100]
@@ -423,6 +512,11 @@ def main(argv=None):
             print(device_table(refs, args.n, args.epochs, args.batch_sizes))
         else:
             print("Skipped: no CUDA device on this machine.")
+    if 5 in args.sections:
+        print(f"\n## 5. Deep ensembles: {args.n_members} stacked members vs one "
+              f"(best of {args.rounds} interleaved rounds)\n")
+        small = ENSEMBLE_SMALL[:2] if args.quick else ENSEMBLE_SMALL
+        print(ensemble_tables(refs, args.n_members, min(args.n, 20_000), args.rounds, small))
 
 
 if __name__ == "__main__":
