@@ -23,9 +23,11 @@ from skprob._base import (
     ProbabilisticClassifierMixin,
     ProbabilisticRegressorMixin,
 )
+from skprob._chunks import map_row_chunks, sample_row_chunks
 from skprob._monte_carlo import MonteCarloMixin, Uncertainty, _entropy
 from skprob._torch.stacked import initialize_stacked, stack_network
 from skprob.distributions import Categorical, GaussianMixture
+from skprob.distributions._base import check_n_samples
 from skprob.dropout import DropoutMLPClassifier
 from skprob.mixture_density import MixtureDensityRegressor
 
@@ -270,6 +272,9 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
             Named tuple ``(total, aleatoric, epistemic)`` of arrays of shape
             (n_samples,), variances in squared units of y.
         """
+        return Uncertainty(*map_row_chunks(self._uncertainty_split, X))
+
+    def _uncertainty_split(self, X):
         dist = self.predict_dist(X)
         shape = (len(dist.weights), -1, self._components_per_group())
         w, mu, sd = (a.reshape(shape) for a in (dist.weights, dist.means, dist.stds))
@@ -281,7 +286,7 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
         epistemic = (group_weight * (group_mean - mean[:, None]) ** 2).sum(axis=1) / (
             group_weight.sum(axis=1)
         )
-        return Uncertainty(aleatoric + epistemic, aleatoric, epistemic)
+        return aleatoric + epistemic, aleatoric, epistemic
 
 
 class DeepEnsembleClassifier(ProbabilisticClassifierMixin, _BaseDeepEnsemble):
@@ -370,10 +375,34 @@ class DeepEnsembleClassifier(ProbabilisticClassifierMixin, _BaseDeepEnsemble):
             mean entropy of the members' passes, and their difference (the
             mutual information between the label and the member and pass).
         """
-        probs = self._pass_probabilities(X)
-        total = _entropy(probs.mean(axis=0))
-        aleatoric = _entropy(probs).mean(axis=0)
-        return Uncertainty(total, aleatoric, np.maximum(total - aleatoric, 0.0))
+
+        def split(X_chunk):
+            probs = self._pass_probabilities(X_chunk)
+            total = _entropy(probs.mean(axis=0))
+            aleatoric = _entropy(probs).mean(axis=0)
+            return total, aleatoric, np.maximum(total - aleatoric, 0.0)
+
+        return Uncertainty(*map_row_chunks(split, X))
+
+    def predict_dist(self, X):
+        """Predictive distribution of the label for every row of X: the members' mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        dist : Categorical
+            The class probabilities averaged over the members (and their passes).
+        """
+        # A chunk of rows at a time: every member's passes, (M * T, n, n_classes),
+        # can be far larger than their mean.
+        (probs,) = map_row_chunks(
+            lambda X_chunk: (self._pass_probabilities(X_chunk).mean(axis=0),), X
+        )
+        return Categorical(probs, classes=self.classes_)
 
     def sample_posterior(self, X, n_samples=1, random_state=None):
         """Class-probability vectors of randomly drawn members (and passes).
@@ -396,15 +425,20 @@ class DeepEnsembleClassifier(ProbabilisticClassifierMixin, _BaseDeepEnsemble):
         probs : ndarray of shape (n_samples_X, n_samples, n_classes)
             Class probabilities of each draw; each vector sums to one.
         """
+        n_samples = check_n_samples(n_samples)
+        check_is_fitted(self)
         rng = check_random_state(random_state)
         seed = int(rng.randint(_MAX_SEED))
-        n_passes = n_samples if self._is_monte_carlo() else None
-        (log_probs,) = self._predict_params(X, n_passes=n_passes, seed=seed)
-        if n_passes is None:  # (M, n, C): one deterministic pass per member
-            log_probs = np.repeat(log_probs[:, None], n_samples, axis=1)
         members = rng.randint(self.n_estimators, size=n_samples)
-        probs = np.exp(log_probs[members, np.arange(n_samples)])  # (n_samples, n, C)
-        return probs.transpose(1, 0, 2)
+        n_passes = n_samples if self._is_monte_carlo() else None
+
+        def draw(X_chunk):  # the same seed and members for every chunk of rows
+            (log_probs,) = self._predict_params(X_chunk, n_passes=n_passes, seed=seed)
+            if n_passes is None:  # (M, n, C): one deterministic pass per member
+                log_probs = np.repeat(log_probs[:, None], n_samples, axis=1)
+            return np.exp(log_probs[members, np.arange(n_samples)]).transpose(1, 0, 2)
+
+        return sample_row_chunks(draw, X, (n_samples, len(self.classes_)), "sample_posterior")
 
 
 for _cls in (DeepEnsembleRegressor, DeepEnsembleClassifier):
