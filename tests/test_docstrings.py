@@ -8,6 +8,7 @@ import pytest
 
 import skprob
 from skprob._docstrings import fill_doc, format_default
+from skprob.calibration import CalibratedRegressorCV
 from skprob.compose import TransformedTargetRegressor
 
 ESTIMATORS = [
@@ -17,6 +18,9 @@ ESTIMATORS = [
     skprob.BayesianMLPRegressor,
     skprob.BayesianMLPClassifier,
     skprob.PriorReweighter,
+    skprob.DeepEnsembleRegressor,
+    skprob.DeepEnsembleClassifier,
+    CalibratedRegressorCV,
     TransformedTargetRegressor,
 ]
 _PARAMETER_LINE = re.compile(r"^    (\w+) : (.*)$", re.MULTILINE)

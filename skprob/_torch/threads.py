@@ -68,5 +68,6 @@ def largest_matmul(network, n_rows):
 
     For prediction, pass the rows of one chunk (times the Monte Carlo passes).
     """
-    sizes = [p.numel() for p in network.parameters() if p.ndim == 2]
+    # Stacked ensemble weights (members, in, out) count all their members.
+    sizes = [p.numel() for p in network.parameters() if p.ndim >= 2]
     return n_rows * max(sizes, default=0)
