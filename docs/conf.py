@@ -78,12 +78,12 @@ html_css_files = ["skprob.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
-    # API and gallery pages give their width to code and printed output; their
-    # "on this page" column would list one or two headings.
+    # The "on this page" column only on the top-level and user-guide pages: API
+    # and gallery pages (no pattern matches them) give its width to code and
+    # printed output, where it would list one or two headings.
     "secondary_sidebar_items": {
-        "**": ["page-toc"],
-        "gen_modules/**": [],
-        "auto_examples/**": [],
+        "*": ["page-toc"],
+        "user_guide/*": ["page-toc"],
     },
 }
 html_show_sourcelink = False
