@@ -503,7 +503,6 @@ def plot_reliability_diagram(y_true, dist, *, n_bins=10, ax=None):
     # never covers a bar, whatever the classifier's confidences.
     ax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.45), yticks=np.linspace(0.0, 1.0, 6),
            xlabel="confidence (largest probability)", ylabel="accuracy")
-    ax.axhline(1.0, color="0.8", linewidth=0.8, zorder=0)
     ax.legend(loc="upper left", fontsize="small")
     return ax
 
