@@ -3,8 +3,12 @@
 Build with ``make html`` in this folder (warnings are errors). The gallery
 executes every script in ``../examples``; set ``SKPROB_EXAMPLES_FAST=1`` to
 run them on shrunken data, in a few seconds each. The build needs no network
-access: no intersphinx inventories are fetched.
+access, and neither do the pages it writes: no intersphinx inventories are
+fetched, and MathJax is served from the build's own ``_static`` folder (the
+``sphinx-mathjax-offline`` package of the ``docs`` extra ships it).
 """
+
+import importlib.metadata
 
 from docutils import nodes
 
@@ -36,6 +40,21 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
+# -- math, rendered without a network ----------------------------------------
+# MathJax 3 from the sphinx-mathjax-offline package, copied into _static/mathjax
+# (its own Sphinx extension does not declare parallel safety, so only its files
+# are used). Without it the pages would load MathJax from a CDN and show raw
+# LaTeX offline.
+try:
+    _MATHJAX_FILES = importlib.metadata.distribution("sphinx-mathjax-offline").locate_file(
+        "sphinx-mathjax-offline/static"
+    )
+except importlib.metadata.PackageNotFoundError as error:
+    raise RuntimeError(
+        'The documentation needs sphinx-mathjax-offline: pip install -e ".[docs]"'
+    ) from error
+mathjax_path = "mathjax/tex-chtml.js"
+
 # -- sphinx-gallery ---------------------------------------------------------
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
@@ -54,10 +73,18 @@ sphinx_gallery_conf = {
 # -- HTML --------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"skprob {version}"
-html_static_path = ["_static"]
+html_static_path = ["_static", str(_MATHJAX_FILES)]
+html_css_files = ["skprob.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
+    # The "on this page" column only on the top-level and user-guide pages: API
+    # and gallery pages (no pattern matches them) give its width to code and
+    # printed output, where it would list one or two headings.
+    "secondary_sidebar_items": {
+        "*": ["page-toc"],
+        "user_guide/*": ["page-toc"],
+    },
 }
 html_show_sourcelink = False
 

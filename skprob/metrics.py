@@ -366,10 +366,17 @@ class DistributionScorer:
 
     Follows scikit-learn's scorer protocol (greater is better), so it can be
     passed as ``scoring=`` to ``cross_val_score``, ``cross_validate`` and
-    ``GridSearchCV``. The predictive distribution is obtained through
-    :func:`skprob.pipeline.predict_dist`, which looks through plain
-    scikit-learn pipelines; classifiers are scored from ``predict_proba`` so
-    that any probabilistic classifier works.
+    ``GridSearchCV``. scikit-learn's ``scoring="..."`` strings name only its
+    own scorers: pass the object (``scoring=neg_nll_scorer``) or
+    ``get_scorer("neg_nll")`` from this module.
+
+    The predictive distribution is obtained through
+    :func:`skprob.pipeline.predict_dist`, which looks through pipelines, fitted
+    searches, ``TransformedTargetRegressor`` and ``MultiOutputRegressor``;
+    classifiers are scored from ``predict_proba`` so that any probabilistic
+    classifier works. For a ``MultiOutputRegressor`` (``y`` of shape
+    ``(n_samples, n_outputs)``, one distribution per output) the metric of
+    each output is combined as ``multioutput`` says.
 
     Parameters
     ----------
@@ -381,14 +388,25 @@ class DistributionScorer:
     greater_is_better : bool, default=False
         Whether higher metric values are better; if False the score is the
         negated metric.
+    multioutput : {"uniform_average", "sum"}, default="uniform_average"
+        How the metrics of several outputs combine: their mean (scikit-learn's
+        convention for multi-output regression scores), or their sum (for the
+        NLL: the NLL of the joint distribution of independent outputs, which
+        is what a ``MultiOutputRegressor`` models).
     **kwargs : dict
         Extra keyword arguments of the metric.
     """
 
-    def __init__(self, metric, name, greater_is_better=False, **kwargs):
+    def __init__(self, metric, name, greater_is_better=False, multioutput="uniform_average",
+                 **kwargs):
+        if multioutput not in ("uniform_average", "sum"):
+            raise ValueError(
+                f"multioutput must be 'uniform_average' or 'sum', got {multioutput!r}."
+            )
         self.metric = metric
         self.name = name
         self.greater_is_better = greater_is_better
+        self.multioutput = multioutput
         self.kwargs = kwargs
 
     def __repr__(self):
@@ -399,13 +417,14 @@ class DistributionScorer:
 
         Parameters
         ----------
-        estimator : estimator or Pipeline
-            Fitted skprob estimator, pipeline ending in one, or any classifier
-            with ``predict_proba``.
+        estimator : estimator
+            Fitted skprob estimator, a pipeline, search or other meta-estimator
+            around one (see :func:`skprob.pipeline.predict_dist`), or any
+            classifier with ``predict_proba``.
         X : array-like of shape (n_samples, n_features)
             Input samples.
-        y : array-like of shape (n_samples,)
-            True targets.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets; one column per output for a ``MultiOutputRegressor``.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
 
@@ -421,8 +440,21 @@ class DistributionScorer:
             dist = Categorical(estimator.predict_proba(X), classes=estimator.classes_)
         else:
             dist = predict_dist(estimator, X)
-        value = self.metric(y, dist, sample_weight=sample_weight, **self.kwargs)
+        value = self._metric(y, dist, sample_weight)
         return float(value if self.greater_is_better else -value)
+
+    def _metric(self, y, dist, sample_weight):
+        if not isinstance(dist, list):
+            return self.metric(y, dist, sample_weight=sample_weight, **self.kwargs)
+        y = np.asarray(y)
+        if y.ndim != 2 or y.shape[1] != len(dist):
+            raise ValueError(
+                f"The estimator predicts {len(dist)} outputs, so y must have shape "
+                f"(n_samples, {len(dist)}); got shape {y.shape}."
+            )
+        values = [self.metric(y[:, j], output, sample_weight=sample_weight, **self.kwargs)
+                  for j, output in enumerate(dist)]
+        return np.sum(values) if self.multioutput == "sum" else np.mean(values)
 
 
 def _nll_consistent_with_log_loss(y_true, dist, sample_weight=None):
@@ -438,7 +470,7 @@ def _coverage_error(y_true, dist, confidence=0.9, sample_weight=None):
     return abs(interval_coverage(y_true, dist, confidence, sample_weight) - confidence)
 
 
-neg_nll_scorer = DistributionScorer(_nll_consistent_with_log_loss, "neg_nll")
+neg_nll_scorer = DistributionScorer(_nll_consistent_with_log_loss, "neg_nll", multioutput="sum")
 neg_crps_scorer = DistributionScorer(crps, "neg_crps")
 
 
@@ -470,6 +502,12 @@ _SCORERS = {
 def get_scorer(scoring):
     """Scorer from a name: skprob's distribution scorers, else scikit-learn's.
 
+    scikit-learn's ``scoring="..."`` strings (in ``cross_val_score``,
+    ``GridSearchCV`` and the like) know only scikit-learn's own scorers, and it
+    has no public way to add names, so ``scoring="neg_nll"`` fails there with
+    scikit-learn's list of names. Pass ``scoring=get_scorer("neg_nll")``, or the
+    object :data:`neg_nll_scorer` itself.
+
     Parameters
     ----------
     scoring : str or callable
@@ -482,16 +520,35 @@ def get_scorer(scoring):
     scorer : callable
         ``scorer(estimator, X, y)``, greater is better.
 
+    Raises
+    ------
+    ValueError
+        For a name that neither skprob nor scikit-learn knows.
+
     Examples
     --------
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from skprob import MixtureDensityRegressor
+    >>> from skprob.datasets import make_bimodal
     >>> from skprob.metrics import get_scorer
     >>> get_scorer("neg_nll")
     DistributionScorer(neg_nll)
+    >>> X, y = make_bimodal(200, random_state=0)
+    >>> scores = cross_val_score(MixtureDensityRegressor(max_iter=2), X, y, cv=2,
+    ...                          scoring=get_scorer("neg_nll"))
+    >>> scores.shape
+    (2,)
     """
     if callable(scoring):
         return scoring
     if scoring in _SCORERS:
         return _SCORERS[scoring]
     from sklearn.metrics import get_scorer as sklearn_get_scorer
+    from sklearn.metrics import get_scorer_names
 
+    if scoring not in get_scorer_names():
+        raise ValueError(
+            f"{scoring!r} is not a scorer name of skprob ({', '.join(sorted(_SCORERS))}) "
+            "or of scikit-learn (sklearn.metrics.get_scorer_names())."
+        )
     return sklearn_get_scorer(scoring)

@@ -499,8 +499,10 @@ def plot_reliability_diagram(y_true, dist, *, n_bins=10, ax=None):
     ax.plot(mean_confidence, accuracy, "o", color="C3", markersize=4,
             label=f"mean confidence (ECE = {ece:.3f})")
     ax.plot([0.0, 1.0], [0.0, 1.0], "k--", linewidth=1, label="calibrated")
-    ax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.05), xlabel="confidence (largest probability)",
-           ylabel="accuracy")
+    # The legend sits in headroom above accuracy 1, which no bar reaches, so it
+    # never covers a bar, whatever the classifier's confidences.
+    ax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.45), yticks=np.linspace(0.0, 1.0, 6),
+           xlabel="confidence (largest probability)", ylabel="accuracy")
     ax.legend(loc="upper left", fontsize="small")
     return ax
 

@@ -5,7 +5,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import get_scorer as sklearn_get_scorer
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, QuantileTransformer, RobustScaler, StandardScaler
 
 from skprob import DropoutMLPClassifier, DropoutMLPRegressor, MixtureDensityRegressor
 from skprob.datasets import make_bimodal
@@ -16,7 +16,7 @@ from skprob.metrics import (
     neg_nll_scorer,
     negative_log_likelihood,
 )
-from skprob.pipeline import Pipeline, make_pipeline, predict_dist
+from skprob.pipeline import Pipeline, final_estimator_call, make_pipeline, predict_dist
 
 
 def _three_branches(n, seed):
@@ -157,3 +157,125 @@ def test_cross_val_score_with_nll_scorer(bimodal):
         X, y, cv=3, scoring=neg_nll_scorer,
     )
     assert scores.shape == (3,) and np.all(np.isfinite(scores))
+
+
+def _small_mdn(**params):
+    return MixtureDensityRegressor((8,), n_components=2, max_iter=3, random_state=0, **params)
+
+
+@pytest.mark.parametrize("search_cls", ["GridSearchCV", "RandomizedSearchCV",
+                                        "HalvingGridSearchCV"])
+def test_fitted_searches_are_looked_through(bimodal, search_cls):
+    from sklearn import model_selection
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+
+    X, y = bimodal
+    grid = {"mixturedensityregressor__n_components": [1, 2]}
+    pipe = sklearn_make_pipeline(StandardScaler(), _small_mdn())
+    cls = getattr(model_selection, search_cls)
+    options = {"n_iter": 2, "random_state": 0} if search_cls == "RandomizedSearchCV" else {}
+    search = cls(pipe, grid, scoring=neg_nll_scorer, cv=2, **options).fit(X, y)
+    best = search.best_estimator_
+    np.testing.assert_array_equal(predict_dist(search, X).means, predict_dist(best, X).means)
+    assert neg_nll_scorer(search, X, y) == neg_nll_scorer(best, X, y)
+    assert search.score(X, y) == neg_nll_scorer(best, X, y)
+    # a skprob pipeline whose last step is the search forwards the methods too
+    outer = make_pipeline(StandardScaler(with_std=False), search)
+    assert hasattr(outer, "predict_dist") and not hasattr(outer, "predict_uncertainty")
+
+
+def test_a_search_without_refit_says_why_it_cannot_predict(bimodal):
+    X, y = bimodal
+    search = GridSearchCV(_small_mdn(), {"alpha": [0.0, 1e-4]}, scoring=neg_nll_scorer,
+                          refit=False, cv=2).fit(X, y)
+    with pytest.raises(AttributeError, match="refit=False"):
+        predict_dist(search, X)
+
+
+def test_nested_cross_validation_of_a_search(bimodal):
+    X, y = bimodal
+    search = GridSearchCV(_small_mdn(), {"n_components": [1, 2]}, scoring=neg_nll_scorer, cv=2)
+    scores = cross_val_score(search, X, y, cv=2, scoring=neg_nll_scorer)
+    assert scores.shape == (2,) and np.all(np.isfinite(scores))
+
+
+def test_sklearn_transformed_target_log_is_the_exact_change_of_variables(bimodal):
+    from sklearn.compose import TransformedTargetRegressor as SklearnTTR
+
+    from skprob.compose import TransformedTargetRegressor
+
+    X, y = bimodal
+    y = np.exp(y)
+    ours = TransformedTargetRegressor(_small_mdn(), transform="log").fit(X, y)
+    for sklearn_model in (SklearnTTR(_small_mdn(), func=np.log, inverse_func=np.exp),
+                          SklearnTTR(_small_mdn(), func=np.log, inverse_func=lambda z: np.e**z)):
+        dist = predict_dist(sklearn_model.fit(X, y), X)
+        np.testing.assert_allclose(dist.logpdf(y), ours.predict_dist(X).logpdf(y), rtol=1e-12)
+        assert neg_nll_scorer(sklearn_model, X, y) == pytest.approx(neg_nll_scorer(ours, X, y))
+        draws = final_estimator_call(sklearn_model, "sample_posterior", X, n_samples=2,
+                                     random_state=0)
+        np.testing.assert_allclose(draws, ours.sample_posterior(X, n_samples=2, random_state=0))
+
+
+@pytest.mark.parametrize("transformer", [StandardScaler(), MinMaxScaler((-1, 3)),
+                                         RobustScaler(), None], ids=repr)
+def test_sklearn_transformed_target_affine_maps_the_density_with_its_jacobian(
+    bimodal, transformer
+):
+    from sklearn.compose import TransformedTargetRegressor as SklearnTTR
+
+    X, y = bimodal
+    y = 50 + 7 * y
+    model = SklearnTTR(_small_mdn(), transformer=transformer).fit(X, y)
+    z_dist = model.regressor_.predict_dist(X)
+    z = model.transformer_.transform(y[:, None])[:, 0]
+    ends = model.transformer_.transform([[0.0], [1.0]])[:, 0]
+    dz_dy = ends[1] - ends[0]
+    dist = predict_dist(model, X)
+    np.testing.assert_allclose(dist.logpdf(y), z_dist.logpdf(z) + np.log(dz_dy), rtol=1e-10)
+    np.testing.assert_allclose(dist.mean(), model.predict(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("params", [
+    {"transformer": QuantileTransformer(n_quantiles=50)},
+    {"func": np.sqrt, "inverse_func": np.square},
+    {"func": np.log, "inverse_func": np.exp2},  # a wrong inverse is not a known map
+], ids=["quantile", "sqrt", "wrong-inverse"])
+def test_sklearn_transformed_target_without_an_exact_map_names_skprobs(bimodal, params):
+    from sklearn.compose import TransformedTargetRegressor as SklearnTTR
+
+    X, y = bimodal
+    model = SklearnTTR(_small_mdn(), check_inverse=False, **params).fit(X, np.exp(y))
+    with pytest.raises(TypeError, match=r"skprob\.compose\.TransformedTargetRegressor"):
+        predict_dist(model, X)
+    with pytest.raises(TypeError, match=r"skprob\.compose\.TransformedTargetRegressor"):
+        neg_nll_scorer(model, X, np.exp(y))
+
+
+def test_multi_output_regressor_gives_one_distribution_per_output(bimodal):
+    from sklearn.multioutput import MultiOutputRegressor
+
+    X, y = bimodal
+    Y = np.column_stack([y, 2 * y + 1])
+    model = MultiOutputRegressor(make_pipeline(StandardScaler(), _small_mdn())).fit(X, Y)
+    dists = predict_dist(model, X)
+    assert isinstance(dists, list) and len(dists) == 2
+    for dist, output in zip(dists, model.estimators_, strict=True):
+        np.testing.assert_array_equal(dist.means, output.predict_dist(X).means)
+    nlls = [negative_log_likelihood(Y[:, j], dists[j]) for j in range(2)]
+    # NLL of the joint distribution of independent outputs; CRPS averaged like sklearn's r2
+    assert neg_nll_scorer(model, X, Y) == pytest.approx(-sum(nlls))
+    crpss = [neg_crps_scorer(output, X, Y[:, j]) for j, output in enumerate(model.estimators_)]
+    assert neg_crps_scorer(model, X, Y) == pytest.approx(np.mean(crpss))
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 2\)"):
+        neg_nll_scorer(model, X, y)
+    assert len(final_estimator_call(model, "sample_posterior", X, n_samples=3)) == 2
+
+
+def test_scoring_strings_point_to_skprobs_scorers(bimodal):
+    X, y = bimodal
+    with pytest.raises(ValueError, match="neg_nll"):  # scikit-learn's own names only
+        cross_val_score(_small_mdn(), X, y, cv=2, scoring="neg_nll")
+    with pytest.raises(ValueError, match=r"skprob \(neg_coverage_error, neg_crps, neg_nll\)"):
+        get_scorer("neg_nnl")
+    assert cross_val_score(_small_mdn(), X, y, cv=2, scoring=get_scorer("neg_nll")).shape == (2,)
