@@ -31,12 +31,16 @@ from skprob.datasets import make_galaxy_clusters
 from skprob.metrics import interval_coverage, negative_log_likelihood
 from skprob.plotting import plot_calibration_curves, plot_pit_histogram
 
-# SKPROB_EXAMPLES_FAST=1 shrinks the data and the training so that the example
-# runs in seconds (the test suite and the documentation build use it).
-FAST = os.environ.get("SKPROB_EXAMPLES_FAST") == "1"
-N_TRAIN = 2000 if FAST else 12_000
-N_CALIBRATION = 1000 if FAST else 4000
-MAX_ITER = 10 if FAST else 100
+N_TRAIN = 12_000
+N_CALIBRATION = 4000
+MAX_ITER = 100
+# sphinx_gallery_start_ignore
+# The test suite and the documentation build set SKPROB_EXAMPLES_FAST=1 to run
+# the example on shrunken data in a few seconds (this block is not shown in the
+# rendered example).
+if os.environ.get("SKPROB_EXAMPLES_FAST") == "1":
+    N_TRAIN, N_CALIBRATION, MAX_ITER = 2000, 1000, 10
+# sphinx_gallery_end_ignore
 
 X_train, y_train = make_galaxy_clusters(N_TRAIN, random_state=0)
 X_cal, y_cal = make_galaxy_clusters(N_CALIBRATION, random_state=1)

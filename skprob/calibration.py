@@ -91,7 +91,7 @@ class CalibratedRegressorCV(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         The held-out PIT values ``R`` was fitted on (before recalibration).
     n_features_in_ : int
         Number of features seen during fit (when the model records it).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit (when the model records them).
 
     See Also
