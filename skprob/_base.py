@@ -130,6 +130,20 @@ def target_location_scale(y, sample_weight):
     return location, float(scale)
 
 
+def target_resolution(y):
+    """Typical spacing of the values of a target with many ties (0 when y is continuous).
+
+    Rounded targets (prices, measurements to one decimal, scores) repeat a few
+    values. When at least half the rows share their value with another row, the
+    median gap between consecutive distinct values is the rounding unit a
+    density can resolve; otherwise 0.
+    """
+    values = np.unique(y)
+    if len(values) < 2 or len(values) > len(y) / 2:
+        return 0.0
+    return float(np.median(np.diff(values)))
+
+
 # A regression target with at most this many distinct values, each seen on
 # average at least _DISCRETE_MIN_REPEATS times, is treated as discrete: 20
 # covers scores, ratings and counts of a few categories, and the repeat rule
@@ -155,6 +169,17 @@ def warn_if_discrete_target(y):
         DiscreteTargetWarning,
         stacklevel=7,  # the caller of fit or partial_fit
     )
+
+
+# Below this many training rows "auto" minibatches hold 32 rows: scikit-learn's
+# min(200, n) gives a data set of a few hundred rows 1-4 optimiser steps per
+# epoch, far too few for the default budget (benchmarks/defaults.py).
+_SMALL_DATA_ROWS = 2000
+
+
+def auto_batch_size(n_samples):
+    """The minibatch size of ``batch_size="auto"`` for ``n_samples`` training rows."""
+    return 32 if n_samples < _SMALL_DATA_ROWS else min(200, n_samples)
 
 
 def activations_per_layer(activation, hidden_layer_sizes):
@@ -224,6 +249,9 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
 
     def _prepare_network(self, network, n_train):
         """Hook called before training with the number of training rows."""
+
+    def _configure_network(self, network):
+        """Hook called before every training or prediction call on ``network``."""
 
     @abstractmethod
     def _reference_nll(self, y_encoded, sample_weight):
@@ -302,7 +330,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
             )
 
     def _training_config(self, n_samples, max_iter, schedule):
-        batch_size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
+        batch_size = auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
         return TrainingConfig(
             max_iter=max_iter,
             batch_size=batch_size,
@@ -348,6 +376,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         network = self._new_network(X.shape[1], seed) if first_call else self.module_
         reference_nll = self._reference_nll(y_encoded[train_idx], sample_weight[train_idx])
         self._prepare_network(network, len(train_idx))
+        self._configure_network(network)
         network.to(device)
         threads = threads_for(largest_matmul(network, config.batch_size))
         try:
@@ -452,6 +481,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         X = np.require(X, requirements="W")
         # predict_params runs chunks of at most ~2**20 activations; one chunk's
         # matrix products decide the thread count.
+        self._configure_network(self.module_)
         rows = min(len(X) * (n_passes or 1), _PREDICT_CHUNK_ROWS)
         with intra_op_threads(threads_for(largest_matmul(self.module_, rows))):
             return predict_params(self.module_, X, n_passes=n_passes, seed=seed)
@@ -488,6 +518,13 @@ class ProbabilisticRegressorMixin(RegressorMixin):
     def _init_target(self, y, sample_weight, classes=None):
         warn_if_discrete_target(y)
         self._y_mean, self._y_scale = target_location_scale(y, sample_weight)
+        self._y_resolution = target_resolution(y) / self._y_scale
+
+    def _configure_network(self, network):
+        # A component narrower than the rounding unit of a tied target is a
+        # spike, not a density: predicted scales are floored at the standard
+        # deviation of one rounding cell, resolution / sqrt(12).
+        network.set_min_scale(getattr(self, "_y_resolution", 0.0) / np.sqrt(12.0))
 
     def _reference_nll(self, y_encoded, sample_weight):
         # A standard normal on the standardised targets.

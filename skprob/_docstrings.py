@@ -25,7 +25,9 @@ TRAINING_PARAMETERS = """\
         negative log-likelihood plus ``alpha / (2 n) * ||W||**2``, i.e. a
         Gaussian prior of precision ``alpha`` on the weights.
     batch_size : int or "auto", default=SIGNATURE
-        Minibatch size; "auto" means ``min(200, n_samples)``.
+        Minibatch size; "auto" means 32 below 2,000 training rows (so that a
+        small data set gets enough optimiser steps per epoch) and
+        ``min(200, n_samples)`` above, as in scikit-learn's MLP.
     learning_rate : {"cosine", "constant"}, default=SIGNATURE
         Learning-rate schedule of Adam. "cosine" anneals the rate from
         ``learning_rate_init`` to zero over ``max_iter`` epochs, which removes

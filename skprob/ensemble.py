@@ -162,6 +162,7 @@ _ENSEMBLE_PARAMETERS = """\
         or weight noise, the validation split and the Monte Carlo draws of
         prediction (the member estimator's own ``random_state`` is not used):
         the same int gives an identical ensemble.
+
 """
 
 _ENSEMBLE_NOTES = """\
@@ -188,10 +189,11 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
 
     ``n_estimators`` members, each a copy of ``estimator`` with its own
     initialisation and minibatch order, are trained side by side in one
-    vectorised computation. The predictive distribution is the equal-weight
-    mixture of the members' (a :class:`~skprob.distributions.GaussianMixture`
-    with members x components); the disagreement between members is epistemic
-    uncertainty, which grows between and beyond the training inputs
+    vectorised computation (members on one axis, as in TabM [2]_). The
+    predictive distribution is the equal-weight mixture of the members' (a
+    :class:`~skprob.distributions.GaussianMixture` with members x
+    components); the disagreement between members is epistemic uncertainty,
+    which grows between and beyond the training inputs
     (:meth:`predict_uncertainty`).
 
     Parameters

@@ -48,12 +48,14 @@ def _integer(low, high=None):
     return check
 
 
-def _finite(*, positive=False):
+def _finite(*, positive=False, non_negative=False):
     def check(value, _):
         if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
             raise ValueError("must be a finite number")
         if positive and not value > 0:
             raise ValueError("must be positive")
+        if non_negative and not value >= 0:
+            raise ValueError("must be non-negative")
         return float(value)
 
     return check
@@ -174,6 +176,8 @@ FITTED_ATTRIBUTES = (
     # network regressors: y is standardised as (y - _y_mean) / _y_scale
     Attribute("_y_mean", "regressor", _finite()),
     Attribute("_y_scale", "regressor", _finite(positive=True)),
+    # the spacing of tied target values (standardised; 0 when y is continuous)
+    Attribute("_y_resolution", "regressor", _finite(non_negative=True), 0.0),
     # network classifiers
     Attribute("classes_", "classifier", _classes),
     # PriorReweighter

@@ -235,16 +235,19 @@ def gaussian_log_prob(y, loc, scale):
     return -0.5 * z * z - torch.log(scale) - _HALF_LOG_2PI
 
 
-def positive_scale(raw):
-    """Map an unconstrained output to a scale above ``MIN_SCALE``."""
-    return F.softplus(raw) + MIN_SCALE
+def positive_scale(raw, min_scale=MIN_SCALE):
+    """Map an unconstrained output to a scale above ``min_scale``."""
+    return F.softplus(raw) + min_scale
 
 
 class MixtureDensityHead(nn.Module):
     """Affine map to the parameters of a K-component Gaussian mixture.
 
     ``forward`` returns ``(log_weights, means, scales)``, each ``(..., K)``.
+    Scales are at least ``min_scale`` (see :meth:`ProbabilisticNetwork.set_min_scale`).
     """
+
+    min_scale = MIN_SCALE
 
     def __init__(self, n_in, n_components, *, layer=nn.Linear):
         super().__init__()
@@ -253,7 +256,7 @@ class MixtureDensityHead(nn.Module):
 
     def forward(self, h):
         logits, means, raw_scales = self.linear(h).chunk(3, dim=-1)
-        return F.log_softmax(logits, dim=-1), means, positive_scale(raw_scales)
+        return F.log_softmax(logits, dim=-1), means, positive_scale(raw_scales, self.min_scale)
 
     @staticmethod
     def nll(params, y):
@@ -267,8 +270,11 @@ class GaussianHead(nn.Module):
     """Affine map to the location and scale of a Gaussian.
 
     With ``heteroscedastic=False`` the scale is one learned parameter shared by
-    every input. ``forward`` returns ``(loc, scale)``, each ``(...,)``.
+    every input. ``forward`` returns ``(loc, scale)``, each ``(...,)``; scales
+    are at least ``min_scale``.
     """
+
+    min_scale = MIN_SCALE
 
     def __init__(self, n_in, *, heteroscedastic=True, layer=nn.Linear):
         super().__init__()
@@ -287,7 +293,7 @@ class GaussianHead(nn.Module):
         out = self.linear(h)
         loc = out[..., 0]
         raw = out[..., 1] if self.heteroscedastic else self.raw_scale.expand_as(loc)
-        return loc, positive_scale(raw)
+        return loc, positive_scale(raw, self.min_scale)
 
     @staticmethod
     def nll(params, y):
@@ -351,6 +357,12 @@ class ProbabilisticNetwork(nn.Module):
         )
         shared = self.trunk[:first](x)
         return self.head(self.trunk[first:](shared.expand(n_passes, *shared.shape)))
+
+    def set_min_scale(self, min_scale):
+        """Floor every predicted scale at ``min_scale`` (in training units), or at ``MIN_SCALE``."""
+        for module in self.modules():
+            if isinstance(module, (GaussianHead, MixtureDensityHead)):
+                module.min_scale = max(MIN_SCALE, float(min_scale))
 
     def set_generator(self, generator):
         """Make every stochastic layer draw its training noise from ``generator`` (or None)."""

@@ -145,7 +145,7 @@ class StackedGaussianHead(GaussianHead):
             raw = out[..., 1]
         else:  # one scale per member, broadcast over (M, [T,] n)
             raw = self.raw_scale.reshape(-1, *(1,) * (loc.ndim - 1)).expand_as(loc)
-        return loc, positive_scale(raw)
+        return loc, positive_scale(raw, self.min_scale)
 
 
 class StackedNetwork(ProbabilisticNetwork):

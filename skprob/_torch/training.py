@@ -121,7 +121,7 @@ def _all_finite(network):
 # first step on). Both margins are relative to max(1, |reference|).
 _EXPLODED_FACTOR = 3.0
 _CHECK_ROWS = 2048
-_ABSURD_FACTOR = 1e4
+_ABSURD_FACTOR = 30.0
 
 
 def trimmed_mean(values, fraction=1.0, weights=None):
