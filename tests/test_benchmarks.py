@@ -23,6 +23,7 @@ uci = importlib.import_module("uci")
 calibration = importlib.import_module("calibration")
 speed = importlib.import_module("speed")
 learning_rate = importlib.import_module("learning_rate")
+threads = importlib.import_module("threads")
 
 PUBLISHED_TABLE = """\
 # UCI
@@ -168,3 +169,19 @@ def test_speed_quick_fit_and_predict_tables(fake_references, capsys):
     for estimator in ("DropoutMLPClassifier", "BayesianMLPClassifier"):
         assert f"| {estimator} | 256 |" in out
     assert "| BayesianMLPRegressor | 10 |" in out  # the T = 10 prediction row
+
+
+def test_threads_table_reports_skprob_against_the_better_policy():
+    jobs = [("fit x", None)]
+    results = {}
+    for condition, times in (("idle", (1.0, 2.0, 1.05)), ("busy", (2.0, 8.0, 2.0))):
+        for policy, seconds in zip(threads.POLICIES, times, strict=True):
+            results[(condition, "fit x", policy)] = seconds
+    table = threads.table(jobs, results)
+    assert "| fit x | idle | 1.000 | 2.000 | 1.050 | 1.05 |" in table
+    assert "| fit x | busy | 2.000 | 8.000 | 2.000 | 1.00 |" in table
+
+
+def test_threaded_fits_match_serial_fits():
+    best = threads.parallel_fits(rounds=1, scale=0.02)  # asserts identical models itself
+    assert set(best) == {"serial", "2 threads"}
