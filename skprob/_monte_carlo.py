@@ -43,6 +43,18 @@ def _entropy(probs):
     return -xlogy(probs, probs).sum(axis=-1)
 
 
+def entropy_split(probs):
+    """``(total, aleatoric, epistemic)`` entropies from pass probabilities ``(T, n, C)``.
+
+    Total is the entropy of the mean probabilities, aleatoric the mean entropy
+    of the passes, epistemic their difference (the mutual information between
+    the label and the pass).
+    """
+    total = _entropy(probs.mean(axis=0))
+    aleatoric = _entropy(probs).mean(axis=0)
+    return total, aleatoric, np.maximum(total - aleatoric, 0.0)
+
+
 class MonteCarloMixin:
     """Run ``n_mc_samples`` seeded passes wherever the base class predicts."""
 
@@ -149,10 +161,7 @@ class MonteCarloClassifierMixin(MonteCarloMixin):
         """
 
         def split(X_chunk):
-            probs = self._pass_probabilities(X_chunk)
-            total = _entropy(probs.mean(axis=0))
-            aleatoric = _entropy(probs).mean(axis=0)
-            return total, aleatoric, np.maximum(total - aleatoric, 0.0)
+            return entropy_split(self._pass_probabilities(X_chunk))
 
         return Uncertainty(*map_row_chunks(split, X))
 

@@ -24,7 +24,7 @@ from skprob._base import (
     ProbabilisticRegressorMixin,
 )
 from skprob._chunks import map_row_chunks, sample_row_chunks
-from skprob._monte_carlo import MonteCarloMixin, Uncertainty, _entropy
+from skprob._monte_carlo import MonteCarloMixin, Uncertainty, entropy_split
 from skprob._torch.stacked import initialize_stacked, stack_network
 from skprob.distributions import Categorical, GaussianMixture
 from skprob.distributions._base import check_n_samples
@@ -379,10 +379,7 @@ class DeepEnsembleClassifier(ProbabilisticClassifierMixin, _BaseDeepEnsemble):
         """
 
         def split(X_chunk):
-            probs = self._pass_probabilities(X_chunk)
-            total = _entropy(probs.mean(axis=0))
-            aleatoric = _entropy(probs).mean(axis=0)
-            return total, aleatoric, np.maximum(total - aleatoric, 0.0)
+            return entropy_split(self._pass_probabilities(X_chunk))
 
         return Uncertainty(*map_row_chunks(split, X))
 
