@@ -181,6 +181,7 @@ _ENSEMBLE_NOTES = """\
     ``estimator__<name>`` (e.g. in a grid search). The fitted curves
     ``loss_curve_``, ``validation_scores_`` and ``best_loss_`` are means over
     the members, and ``n_iter_`` counts the epochs until the last one stopped.
+
 """
 
 
