@@ -75,7 +75,11 @@ FITTED_ATTRIBUTES = """\
         Names of features seen during fit, when X has string column names.
     loss_curve_ : list of float
         Training loss per epoch: mean NLL (standardised units for regressors) plus
-        any penalty (the weighted KL divergence of Bayesian networks).
+        any penalty. For the Bayesian networks it is the negative ELBO per
+        training sample, mean NLL + KL(q || prior) / n, whose KL part (several
+        nats per sample on small data) makes it larger than the other
+        estimators' curves and not comparable with them; ``validation_scores_``
+        holds the NLL alone.
     validation_scores_ : list of float
         Validation NLL per epoch (standardised units); empty without
         ``early_stopping``.
