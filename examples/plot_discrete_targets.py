@@ -118,8 +118,9 @@ print(f"true model, log loss:                        {true_log_loss:6.3f}")
 # -------------------
 #
 # At one input, the raw mixture's density (left, log scale) is a comb of
-# peaks on the integers, as narrow as the scale floor allows; the dequantised one is a smooth density whose mass in each bin
-# follows the true probabilities (right), as do the classifier's.
+# peaks on the integers, as narrow as the scale floor allows; the dequantised
+# one is a smooth density whose mass in each bin follows the true
+# probabilities (right), as do the classifier's.
 
 x0 = np.array([[0.3]])
 grid = np.union1d(np.linspace(2.5, 8.5, 4001), SCORES)  # the spikes' centres too
