@@ -310,7 +310,7 @@ def scale_tril_from_raw(raw_diagonal, raw_lower, min_scale=MIN_SCALE):
     ``raw_lower`` of shape ``(..., d (d - 1) / 2)`` in row-major order, is free.
     """
     d = raw_diagonal.shape[-1]
-    L = torch.diag_embed(F.softplus(raw_diagonal) + min_scale)
+    L = torch.diag_embed(positive_scale(raw_diagonal, min_scale))
     if d > 1:
         rows, cols = torch.tril_indices(d, d, -1, device=raw_lower.device)
         L[..., rows, cols] = raw_lower
@@ -418,6 +418,11 @@ class CategoricalHead(nn.Module):
         return -log_probs.gather(-1, y.unsqueeze(-1)).squeeze(-1)
 
 
+# Heads whose scales (or Cholesky diagonals) have the floor of ``set_min_scale``.
+_SCALE_HEADS = (GaussianHead, MixtureDensityHead, MultivariateGaussianHead,
+                MultivariateMixtureDensityHead)
+
+
 class ProbabilisticNetwork(nn.Module):
     """A trunk followed by a distribution head.
 
@@ -462,7 +467,7 @@ class ProbabilisticNetwork(nn.Module):
     def set_min_scale(self, min_scale):
         """Floor every predicted scale at ``min_scale`` (in training units), or at ``MIN_SCALE``."""
         for module in self.modules():
-            if isinstance(module, (GaussianHead, MixtureDensityHead)):
+            if isinstance(module, _SCALE_HEADS):
                 module.min_scale = max(MIN_SCALE, float(min_scale))
 
     def set_generator(self, generator):
