@@ -291,7 +291,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
 
     # -------------------------------------------------------------- fit glue
     def _validate_fit_data(self, X, y, sample_weight, reset):
-        self._check_target_shape(y)
+        multi_output = self._check_target_shape(y)
         X, y = validate_data(
             self,
             X,
@@ -299,6 +299,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
             reset=reset,
             dtype=(np.float32, np.float64),
             y_numeric=is_regressor(self),
+            multi_output=multi_output,
         )
         check_float32_range(X)
         if is_regressor(self):
@@ -314,8 +315,18 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         # Divided by the largest weight so that sums and means cannot overflow.
         return X, y, sample_weight / largest
 
+    # Whether y may have several columns (a joint distribution of the outputs).
+    _multi_output = False
+
     def _check_target_shape(self, y):
+        """Whether ``y`` is a vector target; refuse one if the estimator takes scalars only.
+
+        A column vector is not a vector target: it is ravelled, with
+        scikit-learn's warning.
+        """
         shape = np.asarray(y).shape
+        if len(shape) == 2 and shape[1] > 1 and self._multi_output:
+            return True
         if len(shape) == 2 and shape[1] > 1:
             kind, wrapper = (
                 ("regressors", "MultiOutputRegressor")
@@ -328,6 +339,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
                 f"sklearn.multioutput.{wrapper}({type(self).__name__}()), which gives "
                 "independent predictive distributions for the outputs."
             )
+        return False
 
     def _training_config(self, n_samples, max_iter, schedule):
         batch_size = auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
@@ -516,9 +528,23 @@ class ProbabilisticRegressorMixin(RegressorMixin):
     _divergence_check_fraction = 0.9
 
     def _init_target(self, y, sample_weight, classes=None):
-        warn_if_discrete_target(y)
-        self._y_mean, self._y_scale = target_location_scale(y, sample_weight)
-        self._y_resolution = target_resolution(y) / self._y_scale
+        if y.ndim == 1:
+            warn_if_discrete_target(y)
+            self.n_outputs_ = 1
+            self._y_mean, self._y_scale = target_location_scale(y, sample_weight)
+            self._y_resolution = target_resolution(y) / self._y_scale
+            return
+        # A vector target: every column standardised on its own, robustly.
+        for column in y.T:
+            warn_if_discrete_target(column)
+        self.n_outputs_ = y.shape[1]
+        location_scale = [target_location_scale(column, sample_weight) for column in y.T]
+        self._y_mean, self._y_scale = (np.array(v) for v in zip(*location_scale, strict=True))
+        # One scale floor serves every output: the finest column's (0 if any is continuous).
+        self._y_resolution = float(min(
+            target_resolution(column) / scale
+            for column, scale in zip(y.T, self._y_scale, strict=True)
+        ))
 
     def _configure_network(self, network):
         # A component narrower than the rounding unit of a tied target is a
@@ -526,21 +552,36 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         # deviation of one rounding cell, resolution / sqrt(12).
         network.set_min_scale(getattr(self, "_y_resolution", 0.0) / np.sqrt(12.0))
 
+    def _n_outputs(self):
+        """Outputs per row of y: 1 for a scalar target (and before the first fit)."""
+        return getattr(self, "n_outputs_", 1)
+
     def _reference_nll(self, y_encoded, sample_weight):
-        # A standard normal on the standardised targets.
+        # A standard normal on the standardised targets (independent outputs).
         z = y_encoded.astype(np.float64)
         nll = 0.5 * z**2 + 0.5 * np.log(2 * np.pi)
+        if nll.ndim == 2:
+            nll = nll.sum(axis=1)
         return trimmed_mean(nll, self._divergence_check_fraction, sample_weight)
 
     def _encode_target(self, y):
+        n_outputs = 1 if y.ndim == 1 else y.shape[1]
+        if n_outputs != self._n_outputs():
+            raise ValueError(
+                f"y has {n_outputs} output(s) but {type(self).__name__} was first fitted on "
+                f"{self._n_outputs()}; refit (warm_start=False) to change the outputs."
+            )
         with np.errstate(over="ignore"):
             z = (y - self._y_mean) / self._y_scale
-        largest = np.abs(z).max() if z.size else 0.0
-        if not largest < _FLOAT32_TARGET_LIMIT:
+        largest = np.abs(z).max(axis=0) if z.size else np.zeros(n_outputs)
+        if not np.all(largest < _FLOAT32_TARGET_LIMIT):
+            j = int(np.argmax(largest)) if n_outputs > 1 else 0
+            column = f"column {j} of y" if n_outputs > 1 else "y"
             raise ValueError(
-                f"y has values {largest:.3g} times its typical spread (median {self._y_mean:.4g}, "
-                f"robust scale {self._y_scale:.4g}) from its centre, beyond what the network's "
-                "float32 can train on; remove such outliers or transform y (e.g. log)."
+                f"{column} has values {np.max(largest):.3g} times its typical spread (median "
+                f"{np.ravel(self._y_mean)[j]:.4g}, robust scale {np.ravel(self._y_scale)[j]:.4g}) "
+                "from its centre, beyond what the network's float32 can train on; remove "
+                "such outliers or transform y (e.g. log)."
             )
         return z.astype(np.float32)
 
@@ -556,8 +597,9 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training inputs.
-        y : array-like of shape (n_samples,)
-            Real-valued targets.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Real-valued targets; several columns for the estimators that model
+            a vector target jointly, with as many columns in every call.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights.
 
@@ -578,8 +620,11 @@ class ProbabilisticRegressorMixin(RegressorMixin):
 
         Returns
         -------
-        dist : GaussianMixture or Normal
-            A batch of ``n_samples`` predictive distributions.
+        dist : GaussianMixture, Normal or MultivariateGaussianMixture
+            A batch of ``n_samples`` predictive distributions; a
+            :class:`~skprob.distributions.MultivariateGaussianMixture` (the
+            joint distribution of the outputs) when the estimator was fitted
+            on y of shape (n_samples, n_outputs).
         """
         dist = self._distribution_from_params(self._predict_params(X))
         return dist.affine(self._y_mean, self._y_scale)
@@ -597,11 +642,11 @@ class ProbabilisticRegressorMixin(RegressorMixin):
 
         Returns
         -------
-        y_mean : ndarray of shape (n_samples,)
+        y_mean : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Mean of the predictive distribution.
-        y_std : ndarray of shape (n_samples,)
-            Standard deviation of the predictive distribution; only returned
-            when ``return_std`` is True.
+        y_std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Standard deviation of the predictive distribution (of every
+            output's marginal); only returned when ``return_std`` is True.
         """
         # A chunk of rows at a time: the predictive distribution of every row at
         # once (a mixture of n_mc_samples Gaussians per row for the Monte Carlo
@@ -627,9 +672,11 @@ class ProbabilisticRegressorMixin(RegressorMixin):
 
         Returns
         -------
-        y_samples : ndarray of shape (n_samples_X, n_samples)
+        y_samples : ndarray of shape (n_samples_X, n_samples) or (n_samples_X, n_samples, n_outputs)
             Draws of y, one row per row of ``X`` (as
-            :meth:`sklearn.gaussian_process.GaussianProcessRegressor.sample_y`).
+            :meth:`sklearn.gaussian_process.GaussianProcessRegressor.sample_y`
+            for one output); for a vector target each draw is a vector, as
+            :meth:`MultivariateGaussianMixture.sample` returns.
 
         Raises
         ------
@@ -643,14 +690,14 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         return sample_row_chunks(
             lambda X_chunk: self.predict_dist(X_chunk).sample(n_samples, random_state=rng),
             X,
-            (n_samples,),
+            (n_samples,) if self._n_outputs() == 1 else (n_samples, self._n_outputs()),
             "sample_posterior",
         )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.single_output = True
-        tags.target_tags.multi_output = False
+        tags.target_tags.multi_output = self._multi_output
         return tags
 
 

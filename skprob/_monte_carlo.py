@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from skprob._chunks import map_row_chunks, sample_row_chunks
-from skprob.distributions import Categorical, GaussianMixture
+from skprob.distributions import Categorical, GaussianMixture, MultivariateGaussianMixture
 from skprob.distributions._base import check_n_samples
 
 
@@ -84,6 +84,10 @@ class MonteCarloRegressorMixin(MonteCarloMixin):
         loc, scale = params
         n_passes = loc.shape[0]
         weights = np.full((loc.shape[1], n_passes), 1.0 / n_passes)
+        if loc.ndim == 3:  # (T, n, d) means, (T, n, d, d) Cholesky factors: a vector target
+            return MultivariateGaussianMixture(
+                weights, loc.transpose(1, 0, 2), scale.transpose(1, 0, 2, 3)
+            )
         return GaussianMixture(weights=weights, means=loc.T, stds=scale.T)
 
     def predict_uncertainty(self, X):
@@ -98,14 +102,19 @@ class MonteCarloRegressorMixin(MonteCarloMixin):
         -------
         uncertainty : Uncertainty
             Named tuple ``(total, aleatoric, epistemic)`` of arrays of shape
-            (n_samples,): the mean over passes of the predicted noise variance
-            (aleatoric), the variance over passes of the predicted mean
-            (epistemic), and their sum, the predictive variance.
+            (n_samples,), or (n_samples, n_outputs) for a vector target (one
+            variance per output): the mean over passes of the predicted noise
+            variance (aleatoric), the variance over passes of the predicted
+            mean (epistemic), and their sum, the predictive variance.
         """
 
         def split(X_chunk):
             dist = self.predict_dist(X_chunk)
-            aleatoric = np.mean(dist.stds**2, axis=1)
+            if isinstance(dist, MultivariateGaussianMixture):
+                noise_variance = np.sum(dist.scale_tril**2, axis=-1)
+            else:
+                noise_variance = dist.stds**2
+            aleatoric = np.mean(noise_variance, axis=1)
             epistemic = np.var(dist.means, axis=1)
             return aleatoric + epistemic, aleatoric, epistemic
 

@@ -18,6 +18,7 @@ from skprob._torch.modules import (
     BayesianLinear,
     CategoricalHead,
     GaussianHead,
+    MultivariateGaussianHead,
     ProbabilisticNetwork,
     build_trunk,
 )
@@ -94,6 +95,10 @@ class BayesianMLPRegressor(
     Attributes
     ----------
     {fitted_attributes}
+    n_outputs_ : int
+        Number of outputs of y: 1 for y of shape (n_samples,), ``n_outputs``
+        for y of shape (n_samples, n_outputs), whose outputs are then modelled
+        jointly.
 
     See Also
     --------
@@ -104,6 +109,18 @@ class BayesianMLPRegressor(
     -----
     ``alpha`` defaults to 0 here: the prior already regularises the weights.
     Early stopping monitors the NLL of the posterior-mean network.
+
+    For y of shape (n_samples, n_outputs) every column is standardised on its
+    own and each pass predicts a Gaussian with a FULL covariance, through its
+    Cholesky factor (a ``softplus(raw) + 1e-3`` diagonal, a free strictly
+    lower part; heteroscedastic or shared, as ``heteroscedastic`` says).
+    With a diagonal covariance the outputs of a pass would be independent,
+    and the mixture over passes could show a correlation only through the
+    passes' disagreement (epistemic), never the correlation of the noise
+    itself; the full factor costs ``d (d + 1) / 2`` head outputs instead of
+    ``d``, nothing for a few outputs. :meth:`predict_dist` returns a
+    :class:`~skprob.distributions.MultivariateGaussianMixture` and
+    :meth:`predict_uncertainty` one variance per output.
 
     References
     ----------
@@ -121,6 +138,8 @@ class BayesianMLPRegressor(
     >>> reg.predict_uncertainty(X[:3] / 20).epistemic.shape
     (3,)
     """
+
+    _multi_output = True
 
     _parameter_constraints: dict = {
         **_BaseBayesianMLP._parameter_constraints,
@@ -174,7 +193,12 @@ class BayesianMLPRegressor(
 
     def _build_network(self, n_features):
         trunk, width = self._build_trunk(n_features)
-        head = GaussianHead(width, heteroscedastic=self.heteroscedastic, layer=self._layer())
+        if self._n_outputs() == 1:
+            head = GaussianHead(width, heteroscedastic=self.heteroscedastic, layer=self._layer())
+        else:
+            head = MultivariateGaussianHead(
+                width, self._n_outputs(), heteroscedastic=self.heteroscedastic, layer=self._layer()
+            )
         return ProbabilisticNetwork(trunk, head)
 
 

@@ -20,11 +20,12 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
-from skprob.distributions import GaussianMixture, Normal
+from skprob.distributions import GaussianMixture, MultivariateGaussianMixture, Normal
 
 __all__ = [
     "cluster_mass_prior",
     "make_bimodal",
+    "make_correlated_outputs",
     "make_galaxy_clusters",
     "make_heteroscedastic",
 ]
@@ -38,6 +39,11 @@ _HETERO_INTERCEPT = 5.0
 # Constants of the two-branch problem; see the Notes of make_bimodal for why
 # they leave the middle between the branches empty.
 _BIMODAL_X_RANGE = (-3.0, 3.0)
+
+# Input range of the correlated-outputs problem, and the largest |correlation|
+# between neighbouring outputs (reached at its ends).
+_CORRELATED_X_RANGE = (-3.0, 3.0)
+_CORRELATED_MAX_RHO = 0.8
 
 # Flat LambdaCDM background of the galaxy-cluster mock. Masses are in h^-1 M_sun
 # and lengths in h^-1 Mpc, so the Hubble constant h0 = 0.7 cancels everywhere.
@@ -253,6 +259,109 @@ def make_bimodal(n_samples=1000, *, random_state=None, return_distribution=False
     X = x[:, np.newaxis]
     if return_distribution:
         return X, y, GaussianMixture(weights, means, stds)
+    return X, y
+
+
+def _correlated_params(x, n_outputs):
+    """Means (n, d), stds (n, d) and the neighbour correlation (n,) of make_correlated_outputs."""
+    j = np.arange(n_outputs)
+    means = np.sin(x[:, None] + j) + 0.5 * j * x[:, None] / _CORRELATED_X_RANGE[1]
+    stds = 0.3 + 0.15 * (1.0 + np.cos(x[:, None] + 2.0 * j))
+    rho = _CORRELATED_MAX_RHO * np.tanh(x)
+    return means, stds, rho
+
+
+def _ar1_scale_tril(stds, rho):
+    """Cholesky factors (n, d, d) of ``diag(s) R diag(s)``, ``R_ij = rho ** |i - j|``.
+
+    The AR(1) recursion ``e_0 = u_0``, ``e_i = rho e_(i-1) + sqrt(1 - rho**2) u_i``
+    gives the factor in closed form: ``L_ij = rho ** (i - j)`` times
+    ``sqrt(1 - rho**2)`` for ``j > 0``.
+    """
+    d = stds.shape[1]
+    i, j = np.tril_indices(d)
+    L = np.zeros((len(rho), d, d))
+    L[:, i, j] = rho[:, None] ** (i - j) * np.where(j > 0, np.sqrt(1.0 - rho**2)[:, None], 1.0)
+    return stds[:, :, None] * L
+
+
+@validate_params(
+    {
+        "n_samples": _N_SAMPLES_CONSTRAINT,
+        "n_outputs": [Interval(Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
+        "return_distribution": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_correlated_outputs(
+    n_samples=1000, *, n_outputs=2, random_state=None, return_distribution=False
+):
+    """Generate a regression problem with several outputs whose correlation changes with x.
+
+    The single input is uniform, ``x ~ U(-3, 3)``. Given ``x``, the outputs
+    ``y_0 .. y_(d-1)`` are jointly Gaussian::
+
+        y_j    = m_j(x) + s_j(x) * e_j,
+        m_j(x) = sin(x + j) + j * x / 6,
+        s_j(x) = 0.3 + 0.15 * (1 + cos(x + 2 j)),
+        corr(e_i, e_j) = rho(x) ** |i - j|,  rho(x) = 0.8 * tanh(x),
+
+    an AR(1) correlation between the outputs that goes from strongly
+    negative (neighbouring outputs move in opposite directions) at ``x = -3``
+    through independence at ``x = 0`` to strongly positive at ``x = 3``. A
+    model of each output on its own (``MultiOutputRegressor``) gets every
+    marginal right and the joint density wrong.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        The number of samples.
+
+    n_outputs : int, default=2
+        The number of outputs ``d``, at least 2.
+
+    random_state : int, RandomState instance or None, default=None
+        Determines random number generation for the dataset. Pass an int for
+        reproducible output across multiple function calls.
+
+    return_distribution : bool, default=False
+        If True, also return the true conditional distribution of ``y`` given
+        each row of ``X``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 1)
+        The input samples.
+
+    y : ndarray of shape (n_samples, n_outputs)
+        The output values.
+
+    distribution : MultivariateGaussianMixture
+        The true conditional distribution ``p(y | x)`` of every row, one
+        component (weights of shape (n_samples, 1)). Only returned if
+        ``return_distribution`` is True.
+
+    Examples
+    --------
+    >>> from skprob.datasets import make_correlated_outputs
+    >>> X, y, dist = make_correlated_outputs(50, random_state=0, return_distribution=True)
+    >>> X.shape, y.shape
+    ((50, 1), (50, 2))
+    >>> dist.cov().shape
+    (50, 2, 2)
+    """
+    generator = check_random_state(random_state)
+    x = generator.uniform(*_CORRELATED_X_RANGE, size=n_samples)
+    means, stds, rho = _correlated_params(x, n_outputs)
+    scale_tril = _ar1_scale_tril(stds, rho)
+    noise = generator.standard_normal((n_samples, n_outputs))
+    y = means + np.einsum("nij,nj->ni", scale_tril, noise)
+    X = x[:, np.newaxis]
+    if return_distribution:
+        return X, y, MultivariateGaussianMixture(
+            np.ones((n_samples, 1)), means[:, None, :], scale_tril[:, None]
+        )
     return X, y
 
 

@@ -16,6 +16,7 @@ from skprob._monte_carlo import MonteCarloClassifierMixin, MonteCarloRegressorMi
 from skprob._torch.modules import (
     CategoricalHead,
     GaussianHead,
+    MultivariateGaussianHead,
     ProbabilisticNetwork,
     build_trunk,
 )
@@ -69,6 +70,10 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
     Attributes
     ----------
     {fitted_attributes}
+    n_outputs_ : int
+        Number of outputs of y: 1 for y of shape (n_samples,), ``n_outputs``
+        for y of shape (n_samples, n_outputs), whose outputs are then modelled
+        jointly.
 
     See Also
     --------
@@ -82,6 +87,18 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
     :meth:`sample_posterior` with a ``random_state`` for fresh draws of y.
     Early stopping monitors the NLL of the deterministic network (dropout
     off, the usual weight-scaling approximation).
+
+    For y of shape (n_samples, n_outputs) every column is standardised on its
+    own and each pass predicts a Gaussian with a FULL covariance, through its
+    Cholesky factor (a ``softplus(raw) + 1e-3`` diagonal, a free strictly
+    lower part; heteroscedastic or shared, as ``heteroscedastic`` says).
+    With a diagonal covariance the outputs of a pass would be independent,
+    and the mixture over passes could show a correlation only through the
+    passes' disagreement (epistemic), never the correlation of the noise
+    itself; the full factor costs ``d (d + 1) / 2`` head outputs instead of
+    ``d``, nothing for a few outputs. :meth:`predict_dist` returns a
+    :class:`~skprob.distributions.MultivariateGaussianMixture` and
+    :meth:`predict_uncertainty` one variance per output.
 
     References
     ----------
@@ -99,6 +116,8 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
     >>> reg.predict_dist(X[:3] / 20).means.shape
     (3, 20)
     """
+
+    _multi_output = True
 
     _parameter_constraints: dict = {
         **_BaseDropoutMLP._parameter_constraints,
@@ -150,7 +169,12 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
 
     def _build_network(self, n_features):
         trunk, width = self._build_trunk(n_features)
-        head = GaussianHead(width, heteroscedastic=self.heteroscedastic)
+        if self._n_outputs() == 1:
+            head = GaussianHead(width, heteroscedastic=self.heteroscedastic)
+        else:
+            head = MultivariateGaussianHead(
+                width, self._n_outputs(), heteroscedastic=self.heteroscedastic
+            )
         return ProbabilisticNetwork(trunk, head)
 
 

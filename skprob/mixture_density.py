@@ -12,8 +12,13 @@ from skprob._base import (
     hidden_layers,
 )
 from skprob._docstrings import fill_doc
-from skprob._torch.modules import MixtureDensityHead, ProbabilisticNetwork, build_trunk
-from skprob.distributions import GaussianMixture
+from skprob._torch.modules import (
+    MixtureDensityHead,
+    MultivariateMixtureDensityHead,
+    ProbabilisticNetwork,
+    build_trunk,
+)
+from skprob.distributions import GaussianMixture, MultivariateGaussianMixture
 
 
 @fill_doc
@@ -42,6 +47,10 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
     Attributes
     ----------
     {fitted_attributes}
+    n_outputs_ : int
+        Number of outputs of y: 1 for y of shape (n_samples,), ``n_outputs``
+        for y of shape (n_samples, n_outputs), whose outputs are then modelled
+        jointly.
 
     See Also
     --------
@@ -54,6 +63,13 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
     with the exact affine transform, so its densities are in the units of y.
     Component scales are ``softplus(raw) + 1e-3`` in standardised units, which
     keeps a component from collapsing onto a single training point.
+
+    For y of shape (n_samples, n_outputs) every column is standardised on its
+    own and the components are full-covariance Gaussians, each parametrised by
+    its Cholesky factor: a diagonal ``softplus(raw) + 1e-3`` and a free
+    strictly lower part, so the covariance is positive definite for any
+    network output. :meth:`predict_dist` then returns a
+    :class:`~skprob.distributions.MultivariateGaussianMixture`.
 
     References
     ----------
@@ -70,6 +86,8 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
     >>> mdn.fit(X, y).predict_dist(X[:2]).weights.shape
     (2, 3)
     """
+
+    _multi_output = True
 
     _parameter_constraints: dict = {
         **BaseProbabilisticNetwork._parameter_constraints,
@@ -120,8 +138,14 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
         trunk, width = build_trunk(
             n_features, sizes, activations_per_layer(self.activation, sizes)
         )
-        return ProbabilisticNetwork(trunk, MixtureDensityHead(width, self.n_components))
+        if self._n_outputs() == 1:
+            head = MixtureDensityHead(width, self.n_components)
+        else:
+            head = MultivariateMixtureDensityHead(width, self.n_components, self._n_outputs())
+        return ProbabilisticNetwork(trunk, head)
 
     def _distribution_from_params(self, params):
-        log_weights, means, stds = params
-        return GaussianMixture(weights=np.exp(log_weights), means=means, stds=stds)
+        log_weights, means, scales = params
+        if means.ndim == 3:  # (n, K, d): a vector target
+            return MultivariateGaussianMixture(np.exp(log_weights), means, scales)
+        return GaussianMixture(weights=np.exp(log_weights), means=means, stds=scales)

@@ -17,12 +17,19 @@ import numbers
 
 import numpy as np
 
-from skprob.distributions import Categorical, ContinuousDistribution, GaussianMixture, Normal
+from skprob.distributions import (
+    Categorical,
+    ContinuousDistribution,
+    GaussianMixture,
+    MultivariateGaussianMixture,
+    Normal,
+)
 from skprob.metrics import calibration_error, interval_coverage, pit
 
 __all__ = [
     "plot_calibration_curve",
     "plot_calibration_curves",
+    "plot_joint_density",
     "plot_mixture_components",
     "plot_pit_histogram",
     "plot_predicted_vs_true",
@@ -35,6 +42,10 @@ __all__ = [
 # tail probability left out at each end of it.
 _GRID_SIZE = 512
 _GRID_TAIL = 5e-4
+# Draws that place the highest-density contours of plot_joint_density, and
+# the points per axis of its grid.
+_CONTOUR_DRAWS = 20000
+_CONTOUR_GRID_SIZE = 120
 
 
 def _pyplot():
@@ -568,6 +579,90 @@ def plot_mixture_components(dist, index=0, *, y_grid=None, ax=None):
                 label="weighted components" if k == 0 else None)
     ax.set(xlabel="y", ylabel="density")
     ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def _density_levels(row, masses):
+    """Densities whose upper level sets hold probability ``masses`` (increasing densities)."""
+    draws = row.sample(_CONTOUR_DRAWS, random_state=0)
+    density = row.pdf(draws)[0]
+    return np.quantile(density, 1.0 - np.sort(masses)[::-1])
+
+
+def plot_joint_density(dist, index=0, *, outputs=(0, 1), true_dist=None, y_true=None,
+                       masses=(0.5, 0.9), ax=None):
+    """Contours of the joint predictive density of two outputs for one row.
+
+    Parameters
+    ----------
+    dist : MultivariateGaussianMixture
+        Predictive distributions of a vector target.
+    index : int, default=0
+        The row to draw.
+    outputs : tuple of two int, default=(0, 1)
+        The outputs on the horizontal and vertical axes; the others are
+        marginalised out.
+    true_dist : MultivariateGaussianMixture, default=None
+        A distribution to draw beside ``dist`` (dashed), e.g. the truth of a
+        :mod:`skprob.datasets` problem; its row ``index`` is used.
+    y_true : array-like of shape (n_outputs,), default=None
+        An observed target of that row, drawn as a cross.
+    masses : sequence of float, default=(0.5, 0.9)
+        Each contour encloses the smallest region holding this probability
+        (a highest-density region), placed from 20000 seeded draws.
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; a new figure is created when None.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The Axes drawn on: the predictive density as filled contours and
+        lines at ``masses``, and ``true_dist`` as dashed lines at the same
+        masses.
+
+    See Also
+    --------
+    plot_mixture_components : The density of one output.
+
+    Examples
+    --------
+    >>> from skprob.datasets import make_correlated_outputs
+    >>> from skprob.plotting import plot_joint_density
+    >>> X, y, dist = make_correlated_outputs(5, random_state=0, return_distribution=True)
+    >>> ax = plot_joint_density(dist, 0, y_true=y[0])
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('y[0]', 'y[1]')
+    """
+    dists = [d for d in (dist, true_dist) if d is not None]
+    for name, d in zip(("dist", "true_dist"), dists, strict=False):
+        if not isinstance(d, MultivariateGaussianMixture):
+            raise TypeError(f"plot_joint_density needs a MultivariateGaussianMixture as {name}, "
+                            f"got {type(d).__name__}.")
+    masses = np.array([_check_confidence(m) for m in np.atleast_1d(masses)])
+    if len(outputs) != 2:
+        raise ValueError(f"outputs must name two outputs, got {outputs!r}.")
+    rows = [d[index].marginal(list(outputs)) for d in dists]
+    limits = []
+    for j in range(2):
+        ends = np.array([r.marginal(j).ppf(np.array([[_GRID_TAIL, 1 - _GRID_TAIL]]))[0]
+                         for r in rows])
+        low, high = ends[:, 0].min(), ends[:, 1].max()
+        margin = 0.1 * (high - low)
+        limits.append(np.linspace(low - margin, high + margin, _CONTOUR_GRID_SIZE))
+    grid = np.stack(np.meshgrid(*limits), axis=-1)
+    ax = _get_axes(ax)
+    for r, style in zip(rows, ("solid", "dashed"), strict=False):
+        density = r.pdf(grid.reshape(1, -1, 2))[0].reshape(grid.shape[:2])
+        levels = _density_levels(r, masses)
+        if style == "solid":
+            ax.contourf(*limits, density, levels=[*levels, density.max()], cmap="Blues",
+                        alpha=0.6)
+        ax.contour(*limits, density, levels=levels, colors="k" if style == "solid" else "C3",
+                   linestyles=style, linewidths=1)
+    if y_true is not None:
+        point = np.asarray(y_true, dtype=np.float64)[list(outputs)]
+        ax.plot(*point, marker="x", color="C1", markersize=9, linestyle="none", label="y")
+    ax.set(xlabel=f"y[{outputs[0]}]", ylabel=f"y[{outputs[1]}]")
     return ax
 
 

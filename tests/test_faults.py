@@ -267,10 +267,11 @@ def test_hidden_layer_sizes_must_be_positive_integers(estimator_class, sizes):
         _make(estimator_class, hidden_layer_sizes=sizes).fit(X, y)
 
 
-@pytest.mark.parametrize("estimator_class", ALL)
+# The regressors model a 2-D target jointly (tests/test_multivariate.py).
+@pytest.mark.parametrize("estimator_class", CLASSIFIERS)
 def test_a_2d_target_says_what_to_use(estimator_class):
     X, y = _data(estimator_class)
-    wrapper = "MultiOutputClassifier" if estimator_class in CLASSIFIERS else "MultiOutputRegressor"
+    wrapper = "MultiOutputClassifier"
     with pytest.raises(ValueError, match=f"shape \\(80, 2\\).*sklearn.multioutput.{wrapper}"):
         _make(estimator_class).fit(X, np.column_stack([y, y]))
 

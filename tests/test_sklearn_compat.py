@@ -65,3 +65,15 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# The estimators that model y of shape (n_samples, n_outputs) jointly; scikit-learn's
+# checks then also run check_regressor_multioutput on them. The others refuse such y.
+MULTI_OUTPUT = (MixtureDensityRegressor, DropoutMLPRegressor, BayesianMLPRegressor)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_multi_output_tag_names_the_estimators_that_take_vector_targets(estimator):
+    tags = estimator.__sklearn_tags__().target_tags
+    assert tags.single_output
+    assert tags.multi_output == isinstance(estimator, MULTI_OUTPUT)

@@ -61,6 +61,21 @@ def _finite(*, positive=False, non_negative=False):
     return check
 
 
+def _per_output(*, positive=False):
+    """A float for one output, a finite 1-D array of ``n_outputs_`` values for several."""
+    def check(value, done):
+        if done["n_outputs_"] == 1:
+            return _finite(positive=positive)(value, done)
+        value = _one_dimensional(value, "f")
+        if value.shape != (done["n_outputs_"],):
+            raise ValueError(f"must have one entry per output ({done['n_outputs_']})")
+        if positive and not np.all(value > 0):
+            raise ValueError("must be positive")
+        return value
+
+    return check
+
+
 def _finite_list(value, _):
     if not isinstance(value, list):
         raise ValueError("must be a list of finite numbers")
@@ -173,9 +188,11 @@ FITTED_ATTRIBUTES = (
     Attribute("n_iter_", "network", _integer(0)),
     Attribute("best_loss_", "network", _finite()),
     Attribute("_prediction_seed", "network", _integer(0, _MAX_SEED)),
-    # network regressors: y is standardised as (y - _y_mean) / _y_scale
-    Attribute("_y_mean", "regressor", _finite()),
-    Attribute("_y_scale", "regressor", _finite(positive=True)),
+    # network regressors: y is standardised as (y - _y_mean) / _y_scale, per column
+    # for a vector target (files written before vector targets have one output)
+    Attribute("n_outputs_", "regressor", _integer(1), 1),
+    Attribute("_y_mean", "regressor", _per_output()),
+    Attribute("_y_scale", "regressor", _per_output(positive=True)),
     # the spacing of tied target values (standardised; 0 when y is continuous)
     Attribute("_y_resolution", "regressor", _finite(non_negative=True), 0.0),
     # network classifiers

@@ -224,7 +224,7 @@ def initialize_parameters(network, generator):
                 module.weight.uniform_(-bound, bound, generator=generator)
                 if module.bias is not None:
                     module.bias.uniform_(-bound, bound, generator=generator)
-        elif isinstance(module, (BayesianLinear, GaussianHead)):
+        elif isinstance(module, (BayesianLinear, GaussianHead, MultivariateGaussianHead)):
             module.reset_parameters(generator)
     return network
 
@@ -301,6 +301,107 @@ class GaussianHead(nn.Module):
         return -gaussian_log_prob(y, loc, scale)
 
 
+def scale_tril_from_raw(raw_diagonal, raw_lower, min_scale=MIN_SCALE):
+    """Cholesky factors ``(..., d, d)`` from unconstrained outputs.
+
+    The diagonal is ``softplus(raw_diagonal) + min_scale`` (the floor of every
+    head's scales), so each factor is invertible and its covariance positive
+    definite with eigenvalues bounded away from zero; the strictly lower part,
+    ``raw_lower`` of shape ``(..., d (d - 1) / 2)`` in row-major order, is free.
+    """
+    d = raw_diagonal.shape[-1]
+    L = torch.diag_embed(positive_scale(raw_diagonal, min_scale))
+    if d > 1:
+        rows, cols = torch.tril_indices(d, d, -1, device=raw_lower.device)
+        L[..., rows, cols] = raw_lower
+    return L
+
+
+def multivariate_gaussian_log_prob(y, loc, scale_tril):
+    """log N(y | loc, L L^T) over the last axis: a triangular solve and the diagonal of L."""
+    diff = (y - loc).unsqueeze(-1)
+    z = torch.linalg.solve_triangular(scale_tril, diff, upper=False).squeeze(-1)
+    log_det = torch.log(torch.diagonal(scale_tril, dim1=-2, dim2=-1)).sum(-1)
+    return -0.5 * (z * z).sum(-1) - log_det - y.shape[-1] * _HALF_LOG_2PI
+
+
+def _n_lower(n_outputs):
+    return n_outputs * (n_outputs - 1) // 2
+
+
+class MultivariateMixtureDensityHead(nn.Module):
+    """Affine map to a K-component mixture of full-covariance Gaussians in ``d`` outputs.
+
+    ``forward`` returns ``(log_weights, means, scale_tril)`` of shapes
+    ``(..., K)``, ``(..., K, d)`` and ``(..., K, d, d)``: each component's
+    covariance is parametrised by its Cholesky factor
+    (:func:`scale_tril_from_raw`).
+    """
+
+    min_scale = MIN_SCALE
+
+    def __init__(self, n_in, n_components, n_outputs, *, layer=nn.Linear):
+        super().__init__()
+        self.n_components, self.n_outputs = n_components, n_outputs
+        self._sizes = (1, n_outputs, n_outputs, _n_lower(n_outputs))
+        self.linear = layer(n_in, n_components * sum(self._sizes))
+
+    def forward(self, h):
+        out = self.linear(h).unflatten(-1, (self.n_components, sum(self._sizes)))
+        logits, means, raw_diagonal, raw_lower = out.split(self._sizes, dim=-1)
+        scale_tril = scale_tril_from_raw(raw_diagonal, raw_lower, self.min_scale)
+        return F.log_softmax(logits.squeeze(-1), dim=-1), means, scale_tril
+
+    @staticmethod
+    def nll(params, y):
+        """Per-sample negative log-likelihood of targets ``y`` of shape (n, d)."""
+        log_weights, means, scale_tril = params
+        log_prob = log_weights + multivariate_gaussian_log_prob(
+            y.unsqueeze(-2), means, scale_tril
+        )
+        return -torch.logsumexp(log_prob, dim=-1)
+
+
+class MultivariateGaussianHead(nn.Module):
+    """Affine map to the mean and full covariance (Cholesky factor) of a Gaussian in ``d`` outputs.
+
+    With ``heteroscedastic=False`` the Cholesky factor is one learned set of
+    parameters shared by every input. ``forward`` returns ``(loc, scale_tril)``
+    of shapes ``(..., d)`` and ``(..., d, d)``.
+    """
+
+    min_scale = MIN_SCALE
+
+    def __init__(self, n_in, n_outputs, *, heteroscedastic=True, layer=nn.Linear):
+        super().__init__()
+        self.n_outputs, self.heteroscedastic = n_outputs, heteroscedastic
+        n_scale = n_outputs + _n_lower(n_outputs)
+        self.linear = layer(n_in, n_outputs + (n_scale if heteroscedastic else 0))
+        if not heteroscedastic:
+            self.raw_scale = nn.Parameter(torch.zeros(n_scale))
+
+    def reset_parameters(self, generator=None):
+        """Re-initialise the affine map; a shared factor starts at softplus(0) times I."""
+        if not self.heteroscedastic:
+            with torch.no_grad():
+                self.raw_scale.zero_()
+
+    def forward(self, h):
+        out = self.linear(h)
+        loc = out[..., : self.n_outputs]
+        raw = out[..., self.n_outputs :] if self.heteroscedastic else self.raw_scale.expand(
+            *loc.shape[:-1], -1
+        )
+        raw_diagonal, raw_lower = raw.split((self.n_outputs, _n_lower(self.n_outputs)), dim=-1)
+        return loc, scale_tril_from_raw(raw_diagonal, raw_lower, self.min_scale)
+
+    @staticmethod
+    def nll(params, y):
+        """Per-sample negative log-likelihood of targets ``y`` of shape (n, d)."""
+        loc, scale_tril = params
+        return -multivariate_gaussian_log_prob(y, loc, scale_tril)
+
+
 class CategoricalHead(nn.Module):
     """Affine map to class log-probabilities; ``forward`` returns ``(log_probs,)``."""
 
@@ -315,6 +416,11 @@ class CategoricalHead(nn.Module):
     def nll(params, y):
         (log_probs,) = params
         return -log_probs.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+
+
+# Heads whose scales (or Cholesky diagonals) have the floor of ``set_min_scale``.
+_SCALE_HEADS = (GaussianHead, MixtureDensityHead, MultivariateGaussianHead,
+                MultivariateMixtureDensityHead)
 
 
 class ProbabilisticNetwork(nn.Module):
@@ -361,7 +467,7 @@ class ProbabilisticNetwork(nn.Module):
     def set_min_scale(self, min_scale):
         """Floor every predicted scale at ``min_scale`` (in training units), or at ``MIN_SCALE``."""
         for module in self.modules():
-            if isinstance(module, (GaussianHead, MixtureDensityHead)):
+            if isinstance(module, _SCALE_HEADS):
                 module.min_scale = max(MIN_SCALE, float(min_scale))
 
     def set_generator(self, generator):

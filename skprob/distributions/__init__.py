@@ -10,6 +10,7 @@ from skprob.distributions._categorical import Categorical
 from skprob.distributions._concatenate import concatenate
 from skprob.distributions._grid import GridDistribution
 from skprob.distributions._mixture import GaussianMixture
+from skprob.distributions._multivariate import MultivariateGaussianMixture
 from skprob.distributions._normal import Normal
 from skprob.distributions._recalibrated import CalibrationMap, RecalibratedDistribution
 from skprob.distributions._transformed import MonotoneTransform, TransformedDistribution
@@ -22,6 +23,7 @@ __all__ = [
     "GaussianMixture",
     "GridDistribution",
     "MonotoneTransform",
+    "MultivariateGaussianMixture",
     "Normal",
     "RecalibratedDistribution",
     "TransformedDistribution",
