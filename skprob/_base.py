@@ -266,8 +266,9 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training inputs.
-        y : array-like of shape (n_samples,)
-            Targets: real values for regressors, class labels for classifiers.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: real values for regressors (several columns for a joint
+            distribution of vector targets), class labels for classifiers.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; each sample's NLL is weighted in the loss
             (and, for regressors, in the standardisation of y).
