@@ -276,6 +276,7 @@ def test_scoring_strings_point_to_skprobs_scorers(bimodal):
     X, y = bimodal
     with pytest.raises(ValueError, match="neg_nll"):  # scikit-learn's own names only
         cross_val_score(_small_mdn(), X, y, cv=2, scoring="neg_nll")
-    with pytest.raises(ValueError, match=r"skprob \(neg_coverage_error, neg_crps, neg_nll\)"):
+    names = r"skprob \(neg_coverage_error, neg_crps, neg_energy_score, neg_nll\)"
+    with pytest.raises(ValueError, match=names):
         get_scorer("neg_nnl")
     assert cross_val_score(_small_mdn(), X, y, cv=2, scoring=get_scorer("neg_nll")).shape == (2,)
