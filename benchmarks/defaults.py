@@ -1,4 +1,4 @@
-"""Every skprob regressor with its DEFAULTS on the UCI splits, beside NGBoost's defaults and tuned skprob.
+"""Every skprob regressor with its DEFAULTS on the UCI splits, beside NGBoost's and tuned skprob.
 
 Per data set and fixed split: ``make_pipeline(StandardScaler(), Estimator(random_state=split))``
 -- nothing else set -- fitted on the training rows and scored on the test rows:
@@ -19,8 +19,9 @@ Usage::
 
     python benchmarks/defaults.py --splits 5 --json results/defaults_before.json
     python benchmarks/defaults.py --datasets yacht energy --splits 2 --estimators mdn
-    python benchmarks/defaults.py --load results/defaults_before.json      # tables only
-    python benchmarks/defaults.py --splits 5 --json after.json --compare results/defaults_before.json
+    python benchmarks/defaults.py --load results/defaults_before.json    # tables only
+    # after a change of the defaults: rerun, and print before -> after side by side
+    python benchmarks/defaults.py --splits 5 --json after.json --compare before.json
 """
 
 import argparse
@@ -74,11 +75,11 @@ def _warm_up(estimator_class):
 def run_one(name, split, estimator_name, data_dir=DATA_DIR):
     """Fit one estimator with its defaults on one split and score it on the test rows."""
     import torch
+    from sklearn.preprocessing import StandardScaler
 
     import skprob
     from skprob.metrics import crps, interval_coverage, negative_log_likelihood
     from skprob.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     torch.set_num_threads(1)  # one thread per worker process
     X_train, y_train, X_test, y_test = load_split(name, split, data_dir)
