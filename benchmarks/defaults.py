@@ -361,6 +361,28 @@ def compare(before, after, datasets, estimators, ngboost=(), tuned=()):
 # ---------------------------------------------------------------- running
 
 
+def _read_results(path):
+    """Records and the list of runs that wrote them (a single old-style meta becomes one run)."""
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict):
+        return data, []
+    meta = data.get("meta", {})
+    return data["records"], meta.get("runs", [meta] if meta else [])
+
+
+def _describe_runs(runs):
+    """One clause per run: fits, wall time, workers, load average at start and end."""
+    def load(run, key):
+        value = run.get(key)
+        return "?" if not value else f"{value[0]:.2f}"
+
+    return "; ".join(
+        f"{run.get('n_fits', '?')} fits from {run.get('started', '?')} in "
+        f"{run.get('wall_seconds', 0) / 60:.1f} min on {run.get('n_jobs', '?')} worker(s), "
+        f"load average {load(run, 'loadavg_start')} at start, {load(run, 'loadavg_end')} at end "
+        f"({run.get('cpus', '?')} CPUs)" for run in runs) + "."
+
+
 def _split_limits(pairs):
     limits = {}
     for pair in pairs:
@@ -396,6 +418,8 @@ def main(argv=None):
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--json", type=Path, default=None,
                         help="write the raw per-split records here (for a later --compare)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the records already in --json and fit only the missing ones")
     parser.add_argument("--load", type=Path, default=None,
                         help="report the records of an earlier --json instead of fitting")
     parser.add_argument("--compare", type=Path, default=None, metavar="BEFORE.json",
@@ -406,41 +430,46 @@ def main(argv=None):
 
     estimators = [SHORT_NAMES[e] for e in args.estimators]
     if args.load is not None:
-        records = [r for r in read_records(args.load)
+        records, runs = _read_results(args.load)
+        records = [r for r in records
                    if r["dataset"] in args.datasets and r["estimator"] in estimators]
-        meta = json.loads(args.load.read_text()).get("meta", {})
-        footer = (f"Records of {args.load} ({meta.get('started', '?')}, load average "
-                  f"{meta.get('loadavg_start', ['?'])[0]} at start, "
-                  f"{meta.get('loadavg_end', ['?'])[0]} at end).")
+        footer = f"Records of {args.load}: " + _describe_runs(runs)
     else:
+        records, runs = [], []
+        if args.resume and args.json is not None and args.json.exists():
+            records, runs = _read_results(args.json)
+        done = {(r["dataset"], r["split"], r["estimator"]) for r in records}
         limits = _split_limits(args.max_splits)
         tasks = [(name, split, estimator) for name in args.datasets
                  for split in range(min(n_splits(name, args.data_dir),
                                         args.splits or math.inf,
                                         limits.get(name, math.inf)))
-                 for estimator in estimators]
-        meta = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
-                "loadavg_start": os.getloadavg(), "cpus": os.cpu_count(),
-                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "n_jobs": args.n_jobs,
-                "argv": sys.argv[1:] if argv is None else argv, "versions": versions()}
-        print(f"{len(tasks)} default fits on {args.n_jobs} worker(s); load average "
-              f"{meta['loadavg_start'][0]:.2f}", flush=True)
+                 for estimator in estimators if (name, split, estimator) not in done]
+        run = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
+               "loadavg_start": os.getloadavg(), "cpus": os.cpu_count(),
+               "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "n_jobs": args.n_jobs,
+               "argv": sys.argv[1:] if argv is None else argv, "versions": versions(),
+               "n_fits": 0}
+        runs.append(run)
+        print(f"{len(tasks)} default fits on {args.n_jobs} worker(s) ({len(done)} resumed); "
+              f"load average {run['loadavg_start'][0]:.2f}", flush=True)
         start = time.perf_counter()
-        records = []
         for record in Parallel(n_jobs=args.n_jobs, return_as="generator")(
                 delayed(run_one)(*task, args.data_dir) for task in tasks):
             records.append(record)
             print(f"{record['dataset']} split {record['split']} {record['estimator']}: "
                   f"NLL {record['nll']:.3f}, fit {record['fit_seconds']:.1f} s", flush=True)
-            meta.update(finished=datetime.datetime.now().isoformat(timespec="seconds"),
-                        loadavg_end=os.getloadavg(), wall_seconds=time.perf_counter() - start)
+            run.update(finished=datetime.datetime.now().isoformat(timespec="seconds"),
+                       loadavg_end=os.getloadavg(), wall_seconds=time.perf_counter() - start,
+                       n_fits=run["n_fits"] + 1)
             if args.json is not None:  # after every fit, so a crash keeps what ran
                 args.json.parent.mkdir(parents=True, exist_ok=True)
-                args.json.write_text(
-                    json.dumps({"meta": meta, "records": records}, indent=1) + "\n")
-        footer = (f"{len(tasks)} fits in {meta.get('wall_seconds', 0) / 60:.1f} min on "
-                  f"{args.n_jobs} worker(s); load average {meta['loadavg_start'][0]:.2f} at "
-                  f"start, {os.getloadavg()[0]:.2f} at end ({os.cpu_count()} CPUs).")
+                args.json.write_text(json.dumps(
+                    {"meta": {"runs": runs}, "records": records}, indent=1) + "\n")
+        run["loadavg_end"] = os.getloadavg()
+        footer = _describe_runs(runs)
+        records = [r for r in records
+                   if r["dataset"] in args.datasets and r["estimator"] in estimators]
 
     ngboost = read_records(args.ngboost) if args.ngboost.exists() else []
     tuned = tuned_records(args.tuned)

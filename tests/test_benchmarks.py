@@ -222,7 +222,8 @@ def test_defaults_main_fits_reports_and_compares(uci_dir, side_results, tmp_path
     out = capsys.readouterr().out
     saved = json.loads(out_json.read_text())
     assert len(saved["records"]) == 2 * 3
-    assert {"loadavg_start", "loadavg_end", "versions"} <= set(saved["meta"])
+    (run,) = saved["meta"]["runs"]
+    assert {"loadavg_start", "loadavg_end", "versions"} <= set(run) and run["n_fits"] == 6
     for record in saved["records"]:
         assert record["split"] == 0 and not record["diverged"]
         assert all(math.isfinite(record[m]) for m in defaults.METRICS)
@@ -248,6 +249,13 @@ def test_defaults_main_fits_reports_and_compares(uci_dir, side_results, tmp_path
     row = next(line for line in out.splitlines() if line.startswith("| yacht | MDN default"))
     nll_before, nll_after = row.split("|")[4].split("→")
     assert nll_before.strip() == nll_after.strip()
+
+    # --resume fits only what the file lacks: here yacht's split 1 for dropout.
+    defaults.main([*common, "--datasets", "yacht", "--estimators", "dropout", "--splits", "2",
+                   "--json", str(out_json), "--resume"])
+    assert "1 default fits on 1 worker(s) (6 resumed)" in capsys.readouterr().out
+    saved = json.loads(out_json.read_text())
+    assert len(saved["records"]) == 7 and [r["n_fits"] for r in saved["meta"]["runs"]] == [6, 1]
 
 
 def test_defaults_targets_on_known_summaries():
