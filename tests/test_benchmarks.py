@@ -24,6 +24,8 @@ calibration = importlib.import_module("calibration")
 speed = importlib.import_module("speed")
 learning_rate = importlib.import_module("learning_rate")
 threads = importlib.import_module("threads")
+defaults = importlib.import_module("defaults")
+ngboost_defaults = importlib.import_module("ngboost_defaults")
 
 PUBLISHED_TABLE = """\
 # UCI
@@ -185,3 +187,144 @@ def test_threads_table_reports_skprob_against_the_better_policy():
 def test_threaded_fits_match_serial_fits():
     best = threads.parallel_fits(rounds=1, scale=0.02)  # asserts identical models itself
     assert set(best) == {"serial", "2 threads"}
+
+
+DEFAULT_ESTIMATORS = ("MixtureDensityRegressor", "DropoutMLPRegressor", "BayesianMLPRegressor")
+
+
+def _scores(dataset, split, estimator, nll, crps=1.0, cov90=0.9, fit_seconds=1.0):
+    return {"dataset": dataset, "split": split, "estimator": estimator, "nll": nll,
+            "crps": crps, "rmse": 1.0, "cov50": 0.5, "cov90": cov90,
+            "fit_seconds": fit_seconds}
+
+
+@pytest.fixture
+def side_results(tmp_path):
+    """NGBoost and tuned-uci.py results files for the fake yacht and energy sets."""
+    ngboost = [_scores(name, split, "NGBRegressor", 5.0, crps=5.0, fit_seconds=1e6)
+               for name in ("yacht", "energy") for split in range(2)]
+    ngboost_path = tmp_path / "ngboost.json"
+    ngboost_path.write_text(json.dumps({"meta": {"runs": []}, "records": ngboost}))
+    tuned = [{**_record(name, estimator, 5.0), "split": split}
+             for name in ("yacht", "energy") for split in range(2)
+             for estimator in DEFAULT_ESTIMATORS]
+    tuned_path = tmp_path / "tuned.json"
+    tuned_path.write_text(json.dumps(tuned))  # uci.json is a bare list of records
+    return ngboost_path, tuned_path
+
+
+def test_defaults_main_fits_reports_and_compares(uci_dir, side_results, tmp_path, capsys):
+    ngboost_path, tuned_path = side_results
+    common = ["--datasets", "yacht", "energy", "--data-dir", str(uci_dir),
+              "--ngboost", str(ngboost_path), "--tuned", str(tuned_path)]
+    out_json = tmp_path / "before.json"
+    defaults.main([*common, "--splits", "1", "--json", str(out_json)])
+    out = capsys.readouterr().out
+    saved = json.loads(out_json.read_text())
+    assert len(saved["records"]) == 2 * 3
+    (run,) = saved["meta"]["runs"]
+    assert {"loadavg_start", "loadavg_end", "versions"} <= set(run) and run["n_fits"] == 6
+    for record in saved["records"]:
+        assert record["split"] == 0 and not record["diverged"]
+        assert all(math.isfinite(record[m]) for m in defaults.METRICS)
+        assert 0 <= record["cov50"] <= record["cov90"] <= 1
+    header = next(line for line in out.splitlines() if line.startswith("| data set | splits"))
+    assert header.split("|")[3:-1] == [
+        " MDN default ", " Dropout default ", " Bayes default ", " NGBoost default ",
+        " skprob tuned (best) "]
+    # NGBoost and tuned are averaged over the defaults' split (0) only: 5.00, no "±"
+    yacht = next(line for line in out.splitlines() if line.startswith("| yacht | 1 |"))
+    assert yacht.split("|")[6].strip() == "5.00"
+    for title in ("CRPS", "RMSE", "50% interval", "90% interval", "Fit time"):
+        assert title in out
+    assert "on the 2 of 8 sets run" in out
+    assert out.count("- MET: ") + out.count("- NOT MET: ") == 3
+    assert "- UNDECIDED: default MixtureDensityRegressor" in out  # 2 sets cannot make 7 of 8
+    assert "- MET: default fit time below NGBoost's" in out  # NGBoost "took" 1e6 s
+
+    # Reprint from the file without fitting, and compare a run with itself.
+    defaults.main([*common, "--load", str(out_json), "--compare", str(out_json)])
+    out = capsys.readouterr().out
+    assert "fit" not in out.split("Test NLL")[0]  # nothing was fitted
+    assert "Before → after" in out and "Before:" in out and "After:" in out
+    row = next(line for line in out.splitlines() if line.startswith("| yacht | MDN default"))
+    nll_before, nll_after = row.split("|")[4].split("→")
+    assert nll_before.strip() == nll_after.strip()
+
+    # --resume fits only what the file lacks: here yacht's split 1 for dropout.
+    defaults.main([*common, "--datasets", "yacht", "--estimators", "dropout", "--splits", "2",
+                   "--json", str(out_json), "--resume"])
+    assert "1 default fits on 1 worker(s) (6 resumed)" in capsys.readouterr().out
+    saved = json.loads(out_json.read_text())
+    assert len(saved["records"]) == 7 and [r["n_fits"] for r in saved["meta"]["runs"]] == [6, 1]
+
+
+def test_defaults_targets_on_known_summaries():
+    names = list(uci.DATASETS)
+    records = []
+    for i, name in enumerate(names):
+        # The MDN beats NGBoost's NLL on all but one set and its CRPS on all but three.
+        records.append(_scores(name, 0, "MixtureDensityRegressor", 1.0 if i else 3.0,
+                               crps=1.0 if i > 2 else 3.0, cov90=0.95 if i == 4 else 0.9))
+        records.append(_scores(name, 0, "NGBRegressor", 2.0, crps=2.0, fit_seconds=10.0))
+        records.append({**_scores(name, 0, "MixtureDensityRegressor tuned", 0.9)})
+    report = defaults.targets(defaults.summarise(records), names, ["MixtureDensityRegressor"])
+    lines = report.splitlines()
+    assert lines[2].startswith("- NOT MET: default MixtureDensityRegressor NLL")
+    assert "NLL ≤ NGBoost on 7 of 8" in lines[2] and "CRPS ≤ NGBoost on 5 of 8" in lines[2]
+    assert lines[3].startswith("- NOT MET: every estimator's default NLL within 0.15")
+    assert "1 of 8 miss (MDN/concrete +2.10)" in lines[3]
+    assert lines[4].startswith("- NOT MET: every default's 90%")
+    assert f"MDN/{names[4]} 0.950" in lines[4]
+    assert lines[5].startswith("- MET: default fit time below")
+
+    # One CRPS loss fewer meets the first target; a diverged (NaN) default is a loss.
+    records[3 * 2]["crps"] = 1.0
+    assert "- MET: default MixtureDensityRegressor" in defaults.targets(
+        defaults.summarise(records), names, ["MixtureDensityRegressor"])
+    records[3]["nll"] = float("nan")
+    assert "NLL ≤ NGBoost on 6 of 8" in defaults.targets(
+        defaults.summarise(records), names, ["MixtureDensityRegressor"])
+
+
+def test_ngboost_scores_match_skprob_closed_forms():
+    from skprob.distributions import Normal
+    from skprob.metrics import crps, interval_coverage, negative_log_likelihood
+
+    rng = np.random.default_rng(0)
+    y, loc, scale = rng.normal(size=300), rng.normal(size=300), rng.uniform(0.2, 3, 300)
+    scores = ngboost_defaults.normal_scores(y, loc, scale)
+    dist = Normal(loc=loc, scale=scale)
+    assert scores["nll"] == pytest.approx(negative_log_likelihood(y, dist))
+    assert scores["crps"] == pytest.approx(crps(y, dist))
+    assert scores["cov50"] == pytest.approx(interval_coverage(y, dist, 0.5))
+    assert scores["cov90"] == pytest.approx(interval_coverage(y, dist, 0.9))
+
+
+def test_ngboost_script_needs_neither_skprob_nor_ngboost_to_import():
+    import subprocess
+
+    code = ("import sys; sys.modules['skprob'] = None; sys.modules['ngboost'] = None; "
+            f"sys.path.insert(0, {str(BENCHMARKS)!r}); import ngboost_defaults")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ngboost_main_writes_split_major_and_resumes(uci_dir, tmp_path, monkeypatch, capsys):
+    fitted = []
+
+    def fake_run_one(name, split, data_dir):
+        fitted.append((name, split))
+        return {**_scores(name, split, "NGBRegressor", 1.0), "predict_seconds": 0.1,
+                "loadavg_1min": 0.0}
+
+    monkeypatch.setattr(ngboost_defaults, "run_one", fake_run_one)
+    monkeypatch.setattr(ngboost_defaults, "versions", dict)
+    out_json = tmp_path / "ngboost.json"
+    argv = ["--datasets", "yacht", "energy", "--data-dir", str(uci_dir), "--json", str(out_json)]
+    ngboost_defaults.main([*argv, "--splits", "1"])
+    ngboost_defaults.main(argv)  # resumes: only split 1 is left
+    assert fitted == [("yacht", 0), ("energy", 0), ("yacht", 1), ("energy", 1)]
+    saved = json.loads(out_json.read_text())
+    assert len(saved["records"]) == 4 and len(saved["meta"]["runs"]) == 2
+    assert all("loadavg_start" in run and "loadavg_end" in run for run in saved["meta"]["runs"])
+    assert "| yacht | 2 | 1.000 ± 0.000 |" in capsys.readouterr().out
