@@ -1,6 +1,6 @@
 """
 Several outputs: a joint predictive density whose correlation changes with x
-===========================================================================
+============================================================================
 
 :func:`~skprob.datasets.make_correlated_outputs` draws two outputs whose
 means and noise levels depend on ``x``, and whose noise is correlated with
