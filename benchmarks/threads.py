@@ -56,7 +56,8 @@ class BackgroundLoad:
         ]
         for process in self.processes:
             process.start()
-        time.sleep(0.5)  # let them reach the spinning loop
+        # skprob reads the one-minute load average: wait until it shows the load.
+        _wait_for_load(lambda load: load >= 0.9 * self.n_processes)
         return self
 
     def __exit__(self, *exc):
@@ -65,15 +66,28 @@ class BackgroundLoad:
             process.join()
 
 
+def _wait_for_load(condition, timeout=150.0):
+    start = time.time()
+    while not condition(os.getloadavg()[0]) and time.time() - start < timeout:
+        time.sleep(2.0)
+
+
 def _with_policy(policy, function):
-    saved = threads.PARALLEL_MIN_WORK
-    threads.PARALLEL_MIN_WORK = {"one": float("inf"), "default": 0, "skprob": saved}[policy]
+    import skprob._base
+
+    chosen = {
+        "one": lambda work: 1,
+        "default": lambda work: torch.get_num_threads(),
+        "skprob": threads.threads_for,
+    }[policy]
+    saved = skprob._base.threads_for
+    skprob._base.threads_for = chosen
     try:
         start = time.perf_counter()
         function()
         return time.perf_counter() - start
     finally:
-        threads.PARALLEL_MIN_WORK = saved
+        skprob._base.threads_for = saved
 
 
 def workloads(scale):
@@ -112,6 +126,8 @@ def measure(rounds, scale, busy_seconds):
     jobs = workloads(scale)
     results = {}
     for condition in ("idle", "busy"):
+        if condition == "idle":  # until the one-minute load average shows an idle core
+            _wait_for_load(lambda load: load <= os.cpu_count() - 1.2)
         load = BackgroundLoad(busy_seconds) if condition == "busy" else None
         if load:
             load.__enter__()

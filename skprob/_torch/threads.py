@@ -3,9 +3,12 @@
 The matrix products of tabular-size networks are too small to split across
 cores: with PyTorch's default (one thread per core) a step spends more time
 waking and joining threads than multiplying, and when the cores are busy with
-other work every step waits for the slowest thread. skprob therefore runs a
-call on one thread unless its matrix products are large enough that more
-threads measurably help (see benchmarks/speed.py, section "threads").
+other work every step waits for the slowest thread (2-27x slower than one
+thread in benchmarks/threads.py). skprob therefore runs a call on one thread
+unless its matrix products are large enough that more threads measurably help
+on idle cores (1.2-1.4x for the lecture's network at batch 1024 or a dropout
+prediction of 10,000 rows) *and* the machine has an idle core: the
+one-minute load average is at most the number of cores minus one.
 
 ``torch.set_num_threads`` sets OpenMP's per-thread setting, so the scope is
 the calling thread: fits running in other threads (joblib's threading
@@ -13,17 +16,25 @@ backend, dask workers) are not affected.
 """
 
 import contextlib
+import os
 
 import torch
 
 __all__ = ["intra_op_threads", "largest_matmul", "threads_for"]
 
-# Multiply-adds of one forward matrix product above which the default thread
-# count is used. Measured on two cores (benchmarks/threads.py): for every
-# tabular-size fit and prediction up to the lecture's network at batch 1024
-# (1.7e7 multiply-adds) one thread was as fast idle and 2-10x faster under
-# load, so only far wider networks get more.
-PARALLEL_MIN_WORK = 2**28
+# Multiply-adds of one forward matrix product from which more threads can help
+# on idle cores. Measured on two cores (benchmarks/threads.py): below it (e.g.
+# a 442-row DropoutMLPRegressor fit at batch 32) one thread is as fast idle.
+PARALLEL_MIN_WORK = 2**22
+
+
+def spare_cores():
+    """Cores not busy by the one-minute load average (0 where it is unknown)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows): assume busy
+        return 0.0
+    return (os.cpu_count() or 1) - load
 
 
 def threads_for(work):
@@ -37,10 +48,14 @@ def threads_for(work):
     Returns
     -------
     n_threads : int
-        1 for tabular-size work; otherwise the current ``torch.get_num_threads()``,
-        so a user's own limit is respected.
+        The current ``torch.get_num_threads()`` (so a user's own limit is
+        respected) when ``work`` reaches ``PARALLEL_MIN_WORK`` and at least one
+        core is idle; otherwise 1.
     """
-    return torch.get_num_threads() if work >= PARALLEL_MIN_WORK else 1
+    n_threads = torch.get_num_threads()
+    if n_threads > 1 and work >= PARALLEL_MIN_WORK and spare_cores() >= 1:
+        return n_threads
+    return 1
 
 
 @contextlib.contextmanager
