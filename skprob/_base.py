@@ -149,9 +149,9 @@ def target_resolution(y):
 # covers scores, ratings and counts of a few categories, and the repeat rule
 # keeps small continuous samples that happen to tie from being flagged.
 _DISCRETE_MAX_VALUES = 20
+_DISCRETE_MIN_REPEATS = 5
 # Standardised targets beyond this cannot be squared in float32 (the NLL's z**2).
 _FLOAT32_TARGET_LIMIT = 1e18
-_DISCRETE_MIN_REPEATS = 5
 
 
 def warn_if_discrete_target(y):
@@ -251,7 +251,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         """Hook called before training with the number of training rows."""
 
     def _configure_network(self, network):
-        """Hook called before every training or prediction call on ``network``."""
+        """Hook that sets fitted, non-tensor settings on ``network`` (fit and skprob.load)."""
 
     @abstractmethod
     def _reference_nll(self, y_encoded, sample_weight):
@@ -433,7 +433,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         causes = []
         if self.learning_rate_init > 0.05:
             causes.append(
-                f"learning_rate_init={self.learning_rate_init:g} is large (the default is 1e-3)"
+                f"learning_rate_init={self.learning_rate_init:g} is large (1e-3 to 1e-2 is usual)"
             )
         return causes
 
@@ -494,7 +494,6 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         X = np.require(X, requirements="W")
         # predict_params runs chunks of at most ~2**20 activations; one chunk's
         # matrix products decide the thread count.
-        self._configure_network(self.module_)
         rows = min(len(X) * (n_passes or 1), _PREDICT_CHUNK_ROWS)
         with intra_op_threads(threads_for(largest_matmul(self.module_, rows))):
             return predict_params(self.module_, X, n_passes=n_passes, seed=seed)

@@ -355,7 +355,7 @@ def test_a_failed_meta_estimator_refit_changes_nothing(meta):
 
 
 @pytest.mark.filterwarnings("ignore::skprob.exceptions.DiscreteTargetWarning")
-def test_rounded_targets_get_a_density_not_spikes():
+def test_rounded_targets_get_a_density_not_spikes(tmp_path):
     """y rounded to integers, most values tied: the density must match the cell masses.
 
     Without a scale floor the mixture puts spikes on the integers (test NLL -0.23
@@ -379,3 +379,9 @@ def test_rounded_targets_get_a_density_not_spikes():
     cell_mass = cell.cdf(y_test + 0.5) - cell.cdf(y_test - 0.5)
     true_nll = -np.mean(np.log(cell_mass))
     assert abs(negative_log_likelihood(y_test, dist) - true_nll) < 0.1
+    # The floor is a fitted setting of the network, restored by skprob.load.
+    import skprob
+
+    skprob.save(model, tmp_path / "rounded.skprob")
+    loaded = skprob.load(tmp_path / "rounded.skprob").predict_dist(X_test)
+    np.testing.assert_array_equal(loaded.stds, dist.stds)

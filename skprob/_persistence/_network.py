@@ -224,5 +224,7 @@ def network_from_record(record, file_size, *, allow_unfitted=False):
                             assign=True)
     estimator._rng = check_random_state(estimator.random_state)
     estimator._optimizer_state = None
+    # Settings of the network that are fitted attributes, not tensors (the scale floor).
+    estimator._configure_network(network)
     estimator.module_ = network.eval()
     return estimator
