@@ -819,10 +819,14 @@ def _check_labels(y):
 
 
 def _state_to_cpu(state):
-    """Optimizer state as CPU copies, so a fitted model pickles portably and shares nothing."""
+    """Optimizer state with every tensor on the CPU, so a fitted model pickles portably.
+
+    No copy is needed: the optimizer that owned these tensors is discarded after
+    the call, and the next call loads a copy (``make_optimizer``).
+    """
     def move(value):
         if isinstance(value, torch.Tensor):
-            return value.detach().to("cpu", copy=True)
+            return value.detach().cpu()
         if isinstance(value, dict):
             return {k: move(v) for k, v in value.items()}
         return value
