@@ -178,8 +178,9 @@ def estimator_contenders(refs, X, y, epochs, batch, device):
     y_class = (y > np.median(y)).astype(np.int64)
     Xt, yt, yc = torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(y_class)
     n = len(X)
+    # Fixed epochs at the references' rate: no early stopping, whatever the defaults say.
     common = {**SEED_TRUNK, "batch_size": batch, "max_iter": epochs, "random_state": 0,
-              "device": device}
+              "device": device, "early_stopping": False, "learning_rate_init": 1e-3}
     cases = {
         "MixtureDensityRegressor": (MixtureDensityRegressor(n_components=16, **common), y,
                                     None, None, None),
@@ -334,7 +335,7 @@ def _fit_job(n, epochs, n_components, threads):
 
     X, y = load_references()[0].make_data(n)
     model = MixtureDensityRegressor(**SEED_TRUNK, n_components=n_components, batch_size=1024,
-                                    max_iter=epochs, random_state=0)
+                                    max_iter=epochs, early_stopping=False, random_state=0)
     model.set_params(max_iter=1).fit(X[:2000], y[:2000])  # warm-up
     model.set_params(max_iter=epochs)
     _, seconds, memory = _timed_with_peak(lambda: model.fit(X, y))
@@ -420,7 +421,8 @@ def ensemble_tables(refs, n_members, n_lecture, rounds, small=ENSEMBLE_SMALL):
         X, y = X_all[:n], y_all[:n]
         epochs = max(1, 40_000 // n)
         member = MixtureDensityRegressor(hidden, n_components=5, batch_size=batch,
-                                         max_iter=epochs, random_state=0)
+                                         max_iter=epochs, early_stopping=False,
+                                         random_state=0)
         ensemble = DeepEnsembleRegressor(member, n_estimators=n_members, random_state=0)
         best = {"member": math.inf, "ensemble": math.inf}
         for _ in range(rounds + 1):  # the first round warms up
@@ -432,7 +434,8 @@ def ensemble_tables(refs, n_members, n_lecture, rounds, small=ENSEMBLE_SMALL):
 
     X, y = refs[0].make_data(n_lecture)
     lecture = MixtureDensityRegressor(**SEED_TRUNK, n_components=16, batch_size=256,
-                                      max_iter=1, random_state=0)
+                                      max_iter=1, early_stopping=False,
+                                      learning_rate_init=1e-3, random_state=0)
     ensemble = DeepEnsembleRegressor(lecture, n_estimators=n_members, random_state=0)
     best = {"loop": 0.0, "member": math.inf, "ensemble": math.inf}
     for _ in range(rounds + 1):
