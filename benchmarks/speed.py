@@ -274,7 +274,7 @@ def _best_time(function, rounds):
 
 def predict_table(refs, n, n_passes, rounds):
     from skprob import BayesianMLPRegressor, DropoutMLPRegressor, MixtureDensityRegressor
-    from skprob._torch.training import predict_params
+    from skprob._torch.prediction import predict_params
 
     X, y = refs[0].make_data(n)
     rows = ["| estimator | passes | rows/s, batched | rows/s, looped | looped / batched time |",
@@ -487,22 +487,22 @@ def _hand_forward(member):
 
 def _prediction_row(label, architecture, X, y, n_members, rounds):
     from skprob import DeepEnsembleRegressor, MixtureDensityRegressor
-    from skprob._torch import training
+    from skprob._torch import prediction
 
     member = MixtureDensityRegressor(**architecture, max_iter=1, early_stopping=False,
                                      random_state=0).fit(X[:2000], y[:2000])
     ensemble = DeepEnsembleRegressor(member, n_estimators=n_members,
                                      random_state=0).fit(X[:2000], y[:2000])
     hand = _hand_forward(member)
-    automatic = training.MEMBERS_IN_TURN_MACS
+    automatic = prediction.MEMBERS_IN_TURN_MACS
 
     def ensemble_with(threshold):
         def run():
-            training.MEMBERS_IN_TURN_MACS = threshold
+            prediction.MEMBERS_IN_TURN_MACS = threshold
             try:
                 ensemble.predict_dist(X)
             finally:
-                training.MEMBERS_IN_TURN_MACS = automatic
+                prediction.MEMBERS_IN_TURN_MACS = automatic
         return run
 
     contenders = {

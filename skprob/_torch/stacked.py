@@ -258,7 +258,7 @@ def select_member(network, index):
     Its parameters are views of ``network``'s (member axis of length 1), so
     nothing is copied and its outputs keep the leading member axis. Used at
     prediction, where one member at a time keeps the activations of a chunk
-    of rows in cache (see ``training.predict_params``).
+    of rows in cache (see ``prediction.predict_params``).
     """
     memo = {id(p): nn.Parameter(p.detach()[index : index + 1], requires_grad=False)
             for p in network.parameters()}
