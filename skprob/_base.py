@@ -31,8 +31,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from skprob._chunks import map_row_chunks, sample_row_chunks
 from skprob._state import all_or_nothing
 from skprob._torch.modules import ACTIVATIONS, initialize_parameters
+from skprob._torch.prediction import predict_params
 from skprob._torch.threads import intra_op_threads, largest_matmul, threads_for
-from skprob._torch.training import TrainingConfig, predict_params, train, trimmed_mean
+from skprob._torch.training import TrainingConfig, train, trimmed_mean
 from skprob.distributions._base import check_n_samples, check_random_state_or_generator
 from skprob.exceptions import DiscreteTargetWarning, TrainingDivergedError
 

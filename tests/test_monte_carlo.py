@@ -19,7 +19,7 @@ from skprob import (
     DropoutMLPRegressor,
     MixtureDensityRegressor,
 )
-from skprob._torch.training import predict_params
+from skprob._torch.prediction import predict_params
 from skprob.datasets import make_heteroscedastic
 from skprob.distributions import Categorical, GaussianMixture
 from skprob.metrics import calibration_error, interval_coverage, negative_log_likelihood

@@ -1,0 +1,137 @@
+"""Prediction of a trained network's head parameters: float64, in chunks of rows.
+
+One function, :func:`predict_params`, serves every estimator (single
+networks, Monte Carlo passes, stacked ensembles); training lives in
+``training.py``.
+"""
+
+import copy
+
+import numpy as np
+import torch
+
+from skprob._torch.stacked import select_member
+
+__all__ = ["ROW_BLOCK", "predict_params"]
+
+
+# Rows of every matrix product at prediction are a multiple of this: see predict_params.
+ROW_BLOCK = 64
+
+
+def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20,
+                   members_in_turn=None):
+    """Head parameters for every row of ``X``, computed in chunks, as float64 numpy.
+
+    A row's prediction is bit-for-bit the same whatever the other rows of
+    ``X``, their order, and the chunk boundaries. Three things make it so.
+    Inference runs in float64 on a copy of the network (float32 products would
+    also do, but the distributions downstream want float64). Every chunk is
+    padded with zero rows to a multiple of ``ROW_BLOCK`` rows: BLAS computes a
+    single row (a matrix-vector product) and the last rows of a matrix whose
+    height is not a multiple of its register tile in another order than the
+    rest, and torch's vectorised elementwise kernels (exp, tanh, softplus)
+    leave a scalar tail; with whole blocks, every row goes down the same path.
+    Each Monte Carlo pass draws one mask or weight sample for all rows.
+
+    Parameters
+    ----------
+    network : ProbabilisticNetwork
+    X : ndarray of shape (n, d)
+    n_passes : int or None, default=None
+        None: one deterministic pass. An int T: T Monte Carlo passes (dropout
+        masks or weight draws, seeded by ``seed``, each shared by all rows), run
+        as one batched computation on a ``(T, chunk, d)`` tensor.
+    seed : int, default=0
+        Seed of the Monte Carlo draws.
+    max_elements : int, default=2**20
+        Bound on the elements of the widest activation tensor of one chunk, so
+        that memory stays bounded for any ``len(X)``.
+    members_in_turn : bool or None, default=None
+        For an ensemble: run the members one after another over ``X`` (True)
+        or batched over the member axis (False). None picks by the member's
+        size: see ``MEMBERS_IN_TURN_MACS``.
+
+    Returns
+    -------
+    params : tuple of ndarray
+        One array per head output, with ``len(X)`` rows, or ``(T, len(X), ...)``
+        for Monte Carlo prediction; an ensemble (a network with ``n_members``)
+        adds a leading member axis: ``(M, len(X), ...)`` or ``(M, T, len(X), ...)``.
+    """
+    network = copy.deepcopy(network).double().eval()
+    # A copy only when needed: torch rejects views with negative strides, e.g. X[::-1].
+    X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64))
+    generator = None if n_passes is None else torch.Generator().manual_seed(seed)
+    n_members = getattr(network, "n_members", None)
+    if n_members is None:
+        return _predict_chunks(network, X, n_passes, generator, max_elements)
+    if members_in_turn is None:
+        members_in_turn = _member_macs(network) >= MEMBERS_IN_TURN_MACS
+    if not members_in_turn:
+        return _predict_chunks(network, X, n_passes, generator, max_elements)
+    # Member by member, each drawing its passes from the same generator in turn.
+    first = _predict_chunks(select_member(network, 0), X, n_passes, generator, max_elements)
+    outputs = tuple(np.empty((n_members, *p.shape[1:])) for p in first)
+    for out, p in zip(outputs, first, strict=True):
+        out[0] = p[0]
+    for index in range(1, n_members):
+        _predict_chunks(select_member(network, index), X, n_passes, generator, max_elements,
+                        outputs=tuple(out[index : index + 1] for out in outputs))
+    return outputs
+
+
+# An ensemble predicts its members one after another when one member costs at
+# least this many multiply-adds per row (and pass); below it, batched over the
+# members. Per member, a chunk's activations stay in cache; batched, M times
+# as many do not, and on two cores the lecture's network (29,000 multiply-adds
+# per row) predicted 1.2x slower than its members in turn. Small networks are
+# dominated by per-call overhead, which batching saves: benchmarks/speed.py.
+MEMBERS_IN_TURN_MACS = 10_000
+
+
+def _member_macs(network):
+    """Multiply-adds per row of one member of a stacked network (its weight matrices)."""
+    return sum(p[0].numel() for p in network.parameters() if p.ndim == 3)
+
+
+def _predict_chunks(network, X, n_passes, generator, max_elements, outputs=None):
+    """:func:`predict_params` on a float64 network in eval mode: chunks of rows.
+
+    ``outputs``, when given, are preallocated arrays the results are written into.
+    """
+    # Stacked (ensemble) weights are (M, n_in, n_out), a single network's (n_out, n_in).
+    widest = max([X.shape[1]] + [p.shape[-1] if p.ndim == 3 else p.shape[0]
+                                 for p in network.parameters() if p.ndim in (2, 3)])
+    n_members = getattr(network, "n_members", None)
+    passes = (1 if n_passes is None else n_passes) * (n_members or 1)
+    blocks = max(1, max_elements // (passes * widest * ROW_BLOCK))
+    chunk_size = blocks * ROW_BLOCK
+    if n_passes is not None:
+        for layer in network.stochastic_layers():
+            layer.draw(n_passes, generator)
+    # Outputs are (n, ...), (T, n, ...), or with a leading member axis for an ensemble.
+    row_axis = (n_passes is not None) + (n_members is not None)
+    # Each chunk is written straight into preallocated outputs: concatenating a
+    # list of chunks would hold every output twice at the peak.
+    padded = None
+    with torch.inference_mode():
+        for start in range(0, len(X), chunk_size):
+            x = X[start : start + chunk_size]
+            n_rows = len(x)
+            if n_rows % ROW_BLOCK:
+                if padded is None:
+                    padded = X.new_zeros((chunk_size, X.shape[1]))
+                height = -(-n_rows // ROW_BLOCK) * ROW_BLOCK
+                padded[:n_rows] = x
+                x = padded[:height]
+            params = network(x) if n_passes is None else network.forward_passes(x, n_passes)
+            if outputs is None:
+                outputs = tuple(
+                    np.empty((*p.shape[:row_axis], len(X), *p.shape[row_axis + 1 :]))
+                    for p in params
+                )
+            rows = (slice(None),) * row_axis + (slice(start, start + n_rows),)
+            for out, p in zip(outputs, params, strict=True):
+                out[rows] = p.numpy()[(slice(None),) * row_axis + (slice(0, n_rows),)]
+    return outputs
