@@ -343,13 +343,16 @@ def plot_nll(summary, published, datasets, estimators, path):
         ax.errorbar(values, positions, xerr=errors, fmt="none", ecolor="k", capsize=3)
         ax.scatter(values, positions, c=colors, zorder=3)
         ax.axvline(published[REFERENCE][name][0], color="tab:red", lw=0.8, ls="--")
+        if name in STATE_OF_THE_ART:
+            ax.axvline(STATE_OF_THE_ART[name][0], color="tab:green", lw=1.0, ls=":")
         ax.set_yticks(positions, labels, fontsize=7)
         ax.invert_yaxis()
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("test NLL (lower is better)", fontsize=8)
     for ax in axes.ravel()[len(datasets):]:
         ax.set_visible(False)
-    fig.suptitle("skprob (blue) vs published results; red: " + REFERENCE)
+    fig.suptitle("skprob (blue) vs published results; red: " + REFERENCE
+                 + "; green dotted: best published")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
