@@ -83,10 +83,12 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20,
 
 # An ensemble predicts its members one after another when one member costs at
 # least this many multiply-adds per row (and pass); below it, batched over the
-# members. Per member, a chunk's activations stay in cache; batched, M times
-# as many do not, and on two cores the lecture's network (29,000 multiply-adds
-# per row) predicted 1.2x slower than its members in turn. Small networks are
-# dominated by per-call overhead, which batching saves: benchmarks/speed.py.
+# members. Per member, a chunk's activations stay in cache; batched, M times as
+# many do not. On two idle cores, 20,000 rows of the lecture's network (29,000
+# multiply-adds per row, five members): batched 0.236 s, in turn 0.214-0.226 s,
+# the five members' own predictions in a row 0.201 s. Small networks are
+# dominated by per-call overhead, which batching saves (benchmarks/speed.py,
+# section 5).
 MEMBERS_IN_TURN_MACS = 10_000
 
 
