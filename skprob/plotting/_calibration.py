@@ -123,23 +123,37 @@ def plot_calibration_curve(y_true, dist, *, levels=None, kind="interval", ax=Non
     True
     """
     check_continuous(dist, "plot_calibration_curve")
-    if kind not in ("interval", "quantile"):
-        raise ValueError(f"kind must be 'interval' or 'quantile', got {kind!r}.")
-    levels = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels, dtype=float)
-    levels = np.sort([check_confidence(float(c)) for c in np.ravel(levels)])
-    if kind == "interval":
-        observed = np.array([interval_coverage(y_true, dist, c) for c in levels])
-        xlabel = "nominal coverage of the central interval"
-    else:
-        observed = np.mean(pit(y_true, dist)[:, None] <= levels, axis=0)
-        xlabel = "nominal quantile level"
+    levels = _check_levels(levels, kind)
+    observed = _observed_frequencies(y_true, dist, levels, kind)
     ax = get_axes(ax)
     ax.plot(levels, observed, "o-", color="C0", markersize=4, label="observed")
-    ax.plot([0.0, 1.0], [0.0, 1.0], "k--", linewidth=1, label="calibrated")
     grid = np.linspace(0.0, 1.0, 101)
     half_width = 2.0 * np.sqrt(grid * (1.0 - grid) / len(dist))
     ax.fill_between(grid, grid - half_width, grid + half_width, color="0.5", alpha=0.2,
                     linewidth=0, label="± 2σ (binomial)")
+    return _finish_calibration_axes(ax, kind)
+
+
+def _check_levels(levels, kind):
+    """Sorted nominal levels in (0, 1) (default 0.05, ..., 0.95), after checking ``kind``."""
+    if kind not in ("interval", "quantile"):
+        raise ValueError(f"kind must be 'interval' or 'quantile', got {kind!r}.")
+    levels = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels, dtype=float)
+    return np.sort([check_confidence(float(c)) for c in np.ravel(levels)])
+
+
+def _observed_frequencies(y_true, dist, levels, kind):
+    """Observed coverage of the central intervals, or fraction of PIT values <= each level."""
+    if kind == "interval":
+        return np.array([interval_coverage(y_true, dist, c) for c in levels])
+    return np.mean(pit(y_true, dist)[:, None] <= levels, axis=0)
+
+
+def _finish_calibration_axes(ax, kind):
+    """The diagonal, limits, labels and legend shared by the calibration curves."""
+    ax.plot([0.0, 1.0], [0.0, 1.0], "k--", linewidth=1, label="calibrated")
+    xlabel = ("nominal coverage of the central interval" if kind == "interval"
+              else "nominal quantile level")
     ax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.0), xlabel=xlabel, ylabel="observed frequency")
     ax.set_aspect("equal")
     ax.legend(loc="upper left", fontsize="small")
@@ -192,27 +206,15 @@ def plot_calibration_curves(y_true, dists, *, levels=None, kind="interval", ax=N
     """
     if not dists:
         raise ValueError("dists must name at least one distribution.")
-    if kind not in ("interval", "quantile"):
-        raise ValueError(f"kind must be 'interval' or 'quantile', got {kind!r}.")
-    levels = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels, dtype=float)
-    levels = np.sort([check_confidence(float(c)) for c in np.ravel(levels)])
+    levels = _check_levels(levels, kind)
     ax = get_axes(ax)
     for k, (label, dist) in enumerate(dists.items()):
         check_continuous(dist, "plot_calibration_curves")
-        if kind == "interval":
-            observed = np.array([interval_coverage(y_true, dist, c) for c in levels])
-        else:
-            observed = np.mean(pit(y_true, dist)[:, None] <= levels, axis=0)
+        observed = _observed_frequencies(y_true, dist, levels, kind)
         gap = np.mean(np.abs(observed - levels))
         ax.plot(levels, observed, "o-", color=f"C{k}", markersize=4,
                 label=f"{label} (mean gap {gap:.3f})")
-    ax.plot([0.0, 1.0], [0.0, 1.0], "k--", linewidth=1, label="calibrated")
-    xlabel = ("nominal coverage of the central interval" if kind == "interval"
-              else "nominal quantile level")
-    ax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.0), xlabel=xlabel, ylabel="observed frequency")
-    ax.set_aspect("equal")
-    ax.legend(loc="upper left", fontsize="small")
-    return ax
+    return _finish_calibration_axes(ax, kind)
 
 
 def plot_reliability_diagram(y_true, dist, *, n_bins=10, ax=None):
