@@ -44,7 +44,7 @@ def fit_and_score(name, split, estimator_name, learning_rate_init, data_dir=DATA
     from skprob.pipeline import make_pipeline
 
     torch.set_num_threads(1)  # the workers run in parallel
-    X_train, y_train, X_test, y_test = load_split(name, split, data_dir)
+    X_train, y_train, X_test, y_test = load_split(name, split, data_dir, dequantise_integers=False)
     estimator = getattr(skprob, estimator_name)(
         learning_rate_init=learning_rate_init, random_state=split
     )

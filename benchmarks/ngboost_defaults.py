@@ -66,7 +66,7 @@ def run_one(name, split, data_dir=DATA_DIR):
     """Fit NGBoost's defaults on one split and score its Normal predictive on the test rows."""
     from ngboost import NGBRegressor
 
-    X_train, y_train, X_test, y_test = load_split(name, split, data_dir)
+    X_train, y_train, X_test, y_test = load_split(name, split, data_dir, dequantise_integers=False)
     scaler = StandardScaler()
     load = os.getloadavg()[0]
     start = time.perf_counter()

@@ -22,12 +22,7 @@ from skprob import (
 )
 from skprob._torch.modules import GaussianHead, ProbabilisticNetwork, build_trunk
 from skprob._torch.prediction import predict_params
-from skprob._torch.stacked import (
-    StackedNetwork,
-    initialize_stacked,
-    select_member,
-    stack_network,
-)
+from skprob._torch.stacked import StackedNetwork, initialize_stacked, stack_network
 from skprob._torch.training import TrainingConfig, evaluate_nll, train
 from skprob.metrics import neg_nll_scorer
 from skprob.pipeline import make_pipeline
@@ -128,21 +123,6 @@ def test_prediction_is_chunked_and_row_independent():
     for a, b, c in zip(whole, chunked, alone, strict=True):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a[:, 7:8], c)
-
-
-def test_one_selected_member_predicts_as_in_the_stack():
-    network = stack_network(_member_network(), 4)
-    initialize_stacked(network, torch.Generator().manual_seed(0))
-    X = np.random.default_rng(1).normal(size=(130, 2))
-    whole = predict_params(network, X, members_in_turn=False)
-    alone = predict_params(select_member(network, 2), X)
-    for w, a in zip(whole, alone, strict=True):
-        assert a.shape == (1, 130)
-        np.testing.assert_allclose(a[0], w[2], rtol=1e-10, atol=1e-12)
-    # The selection shares the ensemble's parameters: nothing is copied.
-    selected = select_member(network, 2).trunk[0].weight
-    assert selected.untyped_storage().data_ptr() == (
-        network.trunk[0].weight.untyped_storage().data_ptr())
 
 
 # ------------------------------------------------------ in-between uncertainty

@@ -10,8 +10,6 @@ import copy
 import numpy as np
 import torch
 
-from skprob._torch.stacked import select_member
-
 __all__ = ["ROW_BLOCK", "predict_params"]
 
 
@@ -19,8 +17,7 @@ __all__ = ["ROW_BLOCK", "predict_params"]
 ROW_BLOCK = 64
 
 
-def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20,
-                   members_in_turn=None):
+def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
     """Head parameters for every row of ``X``, computed in chunks, as float64 numpy.
 
     A row's prediction is bit-for-bit the same whatever the other rows of
@@ -47,10 +44,6 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20,
     max_elements : int, default=2**20
         Bound on the elements of the widest activation tensor of one chunk, so
         that memory stays bounded for any ``len(X)``.
-    members_in_turn : bool or None, default=None
-        For an ensemble: run the members one after another over ``X`` (True)
-        or batched over the member axis (False). None picks by the member's
-        size: see ``MEMBERS_IN_TURN_MACS``.
 
     Returns
     -------
@@ -63,45 +56,11 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20,
     # A copy only when needed: torch rejects views with negative strides, e.g. X[::-1].
     X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64))
     generator = None if n_passes is None else torch.Generator().manual_seed(seed)
-    n_members = getattr(network, "n_members", None)
-    if n_members is None:
-        return _predict_chunks(network, X, n_passes, generator, max_elements)
-    if members_in_turn is None:
-        members_in_turn = _member_macs(network) >= MEMBERS_IN_TURN_MACS
-    if not members_in_turn:
-        return _predict_chunks(network, X, n_passes, generator, max_elements)
-    # Member by member, each drawing its passes from the same generator in turn.
-    first = _predict_chunks(select_member(network, 0), X, n_passes, generator, max_elements)
-    outputs = tuple(np.empty((n_members, *p.shape[1:])) for p in first)
-    for out, p in zip(outputs, first, strict=True):
-        out[0] = p[0]
-    for index in range(1, n_members):
-        _predict_chunks(select_member(network, index), X, n_passes, generator, max_elements,
-                        outputs=tuple(out[index : index + 1] for out in outputs))
-    return outputs
+    return _predict_chunks(network, X, n_passes, generator, max_elements)
 
 
-# An ensemble predicts its members one after another when one member costs at
-# least this many multiply-adds per row (and pass); below it, batched over the
-# members. Per member, a chunk's activations stay in cache; batched, M times as
-# many do not. On two idle cores, 20,000 rows of the lecture's network (29,000
-# multiply-adds per row, five members): batched 0.236 s, in turn 0.214-0.226 s,
-# the five members' own predictions in a row 0.201 s. Small networks are
-# dominated by per-call overhead, which batching saves (benchmarks/speed.py,
-# section 5).
-MEMBERS_IN_TURN_MACS = 10_000
-
-
-def _member_macs(network):
-    """Multiply-adds per row of one member of a stacked network (its weight matrices)."""
-    return sum(p[0].numel() for p in network.parameters() if p.ndim == 3)
-
-
-def _predict_chunks(network, X, n_passes, generator, max_elements, outputs=None):
-    """:func:`predict_params` on a float64 network in eval mode: chunks of rows.
-
-    ``outputs``, when given, are preallocated arrays the results are written into.
-    """
+def _predict_chunks(network, X, n_passes, generator, max_elements):
+    """:func:`predict_params` on a float64 network in eval mode: chunks of rows."""
     # Stacked (ensemble) weights are (M, n_in, n_out), a single network's (n_out, n_in).
     widest = max([X.shape[1]] + [p.shape[-1] if p.ndim == 3 else p.shape[0]
                                  for p in network.parameters() if p.ndim in (2, 3)])
@@ -116,6 +75,7 @@ def _predict_chunks(network, X, n_passes, generator, max_elements, outputs=None)
     row_axis = (n_passes is not None) + (n_members is not None)
     # Each chunk is written straight into preallocated outputs: concatenating a
     # list of chunks would hold every output twice at the peak.
+    outputs = None
     padded = None
     with torch.inference_mode():
         for start in range(0, len(X), chunk_size):

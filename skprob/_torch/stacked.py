@@ -16,7 +16,6 @@ head output gains a leading member axis, ``(M, n, ...)``, and ``nll`` returns
 weight draws.
 """
 
-import copy
 import math
 
 import torch
@@ -30,7 +29,7 @@ from skprob._torch.modules import (
     positive_scale,
 )
 
-__all__ = ["StackedNetwork", "initialize_stacked", "select_member", "stack_network"]
+__all__ = ["StackedNetwork", "initialize_stacked", "stack_network"]
 
 
 def _batched_affine(x, weight, bias):
@@ -40,9 +39,6 @@ def _batched_affine(x, weight, bias):
     ``(M, ..., n, d)``, whose middle axes are folded into the rows.
     """
     n_members = weight.shape[0]
-    if n_members == 1:  # one member (see select_member): a plain matrix product
-        out = torch.addmm(bias[0], x.reshape(-1, x.shape[-1]), weight[0])
-        return out.reshape(1, *x.shape[-2 if x.ndim == 2 else 1 : -1], weight.shape[-1])
     if x.ndim == 2:
         return torch.baddbmm(bias, x.expand(n_members, *x.shape), weight)
     if x.ndim == 3:
@@ -251,19 +247,3 @@ def initialize_stacked(network, generator):
             module.reset_parameters(generator)
     return network
 
-
-def select_member(network, index):
-    """Member ``index`` of a stacked network alone: a one-member :class:`StackedNetwork`.
-
-    Its parameters are views of ``network``'s (member axis of length 1), so
-    nothing is copied and its outputs keep the leading member axis. Used at
-    prediction, where one member at a time keeps the activations of a chunk
-    of rows in cache (see ``prediction.predict_params``).
-    """
-    memo = {id(p): nn.Parameter(p.detach()[index : index + 1], requires_grad=False)
-            for p in network.parameters()}
-    member = copy.deepcopy(network, memo)
-    for module in member.modules():
-        if hasattr(module, "n_members"):
-            module.n_members = 1
-    return member
