@@ -1,3 +1,4 @@
+import io
 import json
 import os
 import pickle
@@ -13,6 +14,7 @@ import torch
 from scipy import stats
 from sklearn.base import clone
 from sklearn.decomposition import PCA
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline as sk_make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -26,6 +28,7 @@ from skprob import (
     MixtureDensityRegressor,
     PriorReweighter,
 )
+from skprob.calibration import CalibratedRegressorCV
 from skprob.compose import TransformedTargetRegressor
 from skprob.pipeline import make_pipeline, predict_dist
 
@@ -545,3 +548,177 @@ def test_composite_file_with_mismatched_networks_is_refused(saved_pipeline, tmp_
     content["skops"] = torch.zeros(100, dtype=torch.uint8)
     torch.save(content, tmp_path / "x")
     _refused(tmp_path / "x", "skops part is not a zip archive")
+
+
+# ------------------------------------------------------------ CalibratedRegressorCV
+def _calibrated(kind, method):
+    """A fitted CalibratedRegressorCV (or a pipeline ending in one), with its data."""
+    base = DropoutMLPRegressor if kind == "dropout" else MixtureDensityRegressor
+    network, X, y = _fitted(base)
+    if kind == "frozen":  # split calibration of a prefitted model
+        return CalibratedRegressorCV(FrozenEstimator(network), method=method).fit(X, y), X, y
+    model = CalibratedRegressorCV(clone(network), method=method, cv=2)
+    if kind == "pipeline":
+        model = make_pipeline(StandardScaler(), model)
+    return model.fit(X, y), X, y
+
+
+def _skops_types(path):
+    data = torch.load(path, weights_only=True)["skops"].numpy().tobytes()
+    return skops.io.get_untrusted_types(data=data)
+
+
+@pytest.mark.parametrize("method", ["isotonic", "conformal"])
+@pytest.mark.parametrize("kind", ["mdn", "dropout", "frozen", "pipeline"])
+def test_calibrated_regressor_round_trip_is_bit_identical(kind, method, tmp_path):
+    model, X, y = _calibrated(kind, method)
+    path = tmp_path / "model.skprob"
+    skprob.save(model, path)
+    loaded = skprob.load(path)
+    assert type(loaded) is type(model)
+    expected, got = model.predict_dist(X), loaded.predict_dist(X)
+    levels = np.tile([0.01, 0.5, 0.99], (len(y), 1))
+    for values in (lambda d: d.cdf(y), lambda d: d.ppf(levels), lambda d: d.mean(),
+                   lambda d: d.logpdf(y)):
+        np.testing.assert_array_equal(values(got), values(expected))
+    calibrated, original = (loaded[-1], model[-1]) if kind == "pipeline" else (loaded, model)
+    np.testing.assert_array_equal(calibrated.pit_, original.pit_)
+    assert calibrated.calibration_map_ == original.calibration_map_
+    assert calibrated.calibration_map_.method == method
+    assert list(loaded.feature_names_in_) == ["mass", "sigma", "radius"]
+    if kind == "frozen":  # the prefitted model is both estimator and estimator_, stored once
+        assert isinstance(loaded.estimator_, FrozenEstimator)
+        assert loaded.estimator_ is loaded.estimator
+    # the map is stored as arrays: no scipy spline (nor the map object) is in the file
+    types = _skops_types(path)
+    assert "skprob._persistence._composite._CalibrationMapSlot" in types
+    assert not [t for t in types if t.startswith("scipy") or t.endswith(".CalibrationMap")]
+
+
+def test_unfitted_calibrated_regressor_saves_like_other_meta_estimators(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        skprob.save(CalibratedRegressorCV(MixtureDensityRegressor()), tmp_path / "x")
+    # as the unfitted prototype of a fitted meta-estimator it is stored by its parameters
+    network, X, y = _fitted(MixtureDensityRegressor)
+    model = TransformedTargetRegressor(CalibratedRegressorCV(clone(network), cv=2))
+    loaded = _round_trip(model.fit(X, np.exp(y)), X, np.exp(y), tmp_path)
+    assert loaded.regressor.get_params()["cv"] == 2
+    assert not hasattr(loaded.regressor, "calibration_map_")
+    assert isinstance(loaded.regressor_.calibration_map_, type(model.regressor_.calibration_map_))
+
+
+def test_save_refuses_a_calibration_map_subclass(tmp_path):
+    from skprob.distributions import CalibrationMap
+
+    class _Custom(CalibrationMap):
+        pass
+
+    model, _, _ = _calibrated("frozen", "isotonic")
+    cmap = model.calibration_map_
+    model.calibration_map_ = _Custom(cmap.knots, cmap.values, cmap.slopes)
+    with pytest.raises(ValueError, match="_Custom: only a CalibrationMap itself"):
+        skprob.save(model, tmp_path / "x")
+
+
+@pytest.fixture(scope="module")
+def saved_calibrated(tmp_path_factory):
+    model, _, _ = _calibrated("frozen", "conformal")
+    path = tmp_path_factory.mktemp("saved") / "calibrated.skprob"
+    skprob.save(model, path)
+    return path
+
+
+def _edit_map(name, change):
+    def edit(tree):
+        array = getattr(tree.calibration_map_, name).copy()
+        setattr(tree.calibration_map_, name, change(array))
+
+    return edit
+
+
+def _set_item(index, value):
+    def change(array):
+        array[index] = value
+        return array
+
+    return change
+
+
+def _swap_values(values):
+    values[[1, 2]] = values[[2, 1]]
+    return values
+
+
+@pytest.mark.parametrize("edit, match", [
+    (_edit_map("values", _swap_values), "calibration map is invalid: values must be strictly "
+                                        "increasing"),
+    (_edit_map("values", lambda v: v[::-1].copy()), "values must start at 0 and end at 1"),
+    (_edit_map("values", lambda v: 2 * v), "values must start at 0 and end at 1"),
+    (_edit_map("knots", _set_item(1, np.nan)), r"knots must be finite"),
+    (_edit_map("knots", _set_item(1, -0.5)), "knots must be strictly increasing"),
+    (_edit_map("knots", lambda k: 2 * k), "knots must start at 0 and end at 1"),
+    (_edit_map("slopes", _set_item(1, np.inf)), "slopes must be finite"),
+    (_edit_map("slopes", _set_item(1, -1.0)), "slopes must be positive"),
+    (_edit_map("slopes", lambda s: 100 * s), "at most 3 times the secants"),
+    (_edit_map("slopes", lambda s: s[:-1]), "slopes must have shape"),
+    (_edit_map("values", lambda v: v[:-1]), "knots and values must have the same length"),
+    (_edit_map("knots", lambda k: k[:0]), "knots and values must have the same length"),
+    (_edit_map("knots", list), "calibration map's knots is not a 1-D float64 array"),
+    (_edit_map("knots", lambda k: k.astype(np.float32)), "knots is not a 1-D float64 array"),
+    (_edit_map("knots", lambda k: k.astype(np.int64)), "knots is not a 1-D float64 array"),
+    (_edit_map("values", lambda v: v[None]), "values is not a 1-D float64 array"),
+    (lambda t: setattr(t.calibration_map_, "method", "os.system"),
+     "calibration map has the unknown method 'os.system'"),
+    (lambda t: setattr(t.calibration_map_, "method", ["conformal"]), "unknown method"),
+    (lambda t: setattr(t.calibration_map_, "extra", 1), "_CalibrationMapSlot in the file has "
+                                                        "the fields"),
+    (lambda t: delattr(t.calibration_map_, "slopes"), "_CalibrationMapSlot in the file has"),
+    (lambda t: setattr(t, "calibration_map_", stats.norm()), r"scipy\.stats.*does not trust"),
+    (lambda t: setattr(t, "calibration_map_", t.pit_), "calibration_map_=.*CalibrationMap"),
+    (lambda t: delattr(t, "calibration_map_"), "lacks the fitted attribute calibration_map_"),
+    (lambda t: setattr(t, "pit_", t.pit_ + 2.0), r"pit_=.*PIT values in \[0, 1\]"),
+    (lambda t: setattr(t, "pit_", t.pit_[:0]), r"pit_=.*PIT values in \[0, 1\]"),
+    (lambda t: setattr(t, "pit_", np.r_[np.nan, t.pit_]), "pit_=.*must be finite"),
+    (lambda t: setattr(t, "pit_", t.pit_[None]), "pit_=.*1-D array"),
+    (lambda t: setattr(t, "estimator_", StandardScaler()), "estimator_=.*fit and predict_dist"),
+    (lambda t: setattr(t, "n_features_in_", 7), "n_features_in_=7.*estimator_.n_features_in_=3"),
+    (lambda t: setattr(t, "feature_names_in_", t.feature_names_in_[::-1]),
+     "feature_names_in_=.*must equal estimator_.feature_names_in_"),
+    (lambda t: delattr(t, "n_features_in_"), "feature_names_in_=.*without n_features_in_"),
+    (lambda t: setattr(t, "method", "magic"), "CalibratedRegressorCV parameters are invalid"),
+])
+def test_invalid_calibrated_regressor_state_is_refused(saved_calibrated, tmp_path, edit, match):
+    path = _with_skops_part(saved_calibrated, tmp_path / "x",
+                            _edited_tree(saved_calibrated, edit))
+    _refused(path, match)
+
+
+@pytest.mark.parametrize("count", [10**9, 10**12])
+def test_calibration_map_declaring_more_values_than_the_file_is_refused(saved_calibrated,
+                                                                         tmp_path, count):
+    # the .npy header of the knots claims `count` values; the entry holds ~100
+    content = torch.load(saved_calibrated, weights_only=True)
+    data = content["skops"].numpy().tobytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+        knots = schema["content"]["content"]["calibration_map_"]["content"]["content"]["knots"]
+        entries = {entry.filename: archive.read(entry) for entry in archive.infolist()}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (count,)})
+    raw = io.BytesIO(entries[knots["file"]])
+    np.lib.format.read_magic(raw)
+    np.lib.format.read_array_header_1_0(raw)
+    entries[knots["file"]] = header.getvalue() + raw.read()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, value in entries.items():
+            archive.writestr(name, value)
+    content["skops"] = torch.frombuffer(bytearray(out.getvalue()), dtype=torch.uint8)
+    torch.save(content, tmp_path / "x")
+    peak, start = _rss_bytes(), time.perf_counter()
+    error = _refused(tmp_path / "x", "refused")
+    assert time.perf_counter() - start < 1.0
+    assert _rss_bytes() - peak < 64 * 2**20, error

@@ -37,10 +37,11 @@ __all__ = ["UnsafeFileError", "load", "save"]
 
 
 def _containers():
+    from skprob.calibration import CalibratedRegressorCV
     from skprob.compose import TransformedTargetRegressor
     from skprob.reweighting import PriorReweighter
 
-    return (Pipeline, PriorReweighter, TransformedTargetRegressor)
+    return (Pipeline, PriorReweighter, TransformedTargetRegressor, CalibratedRegressorCV)
 
 
 def save(estimator, path):
@@ -53,9 +54,11 @@ def save(estimator, path):
         :class:`~skprob.DropoutMLPRegressor`, :class:`~skprob.DropoutMLPClassifier`,
         :class:`~skprob.BayesianMLPRegressor` or :class:`~skprob.BayesianMLPClassifier`;
         or a fitted :class:`sklearn.pipeline.Pipeline` (or
-        :class:`skprob.pipeline.Pipeline`), :class:`~skprob.PriorReweighter` or
-        :class:`skprob.compose.TransformedTargetRegressor` built from
-        scikit-learn estimators and skprob networks, nested in any way.
+        :class:`skprob.pipeline.Pipeline`), :class:`~skprob.PriorReweighter`,
+        :class:`skprob.compose.TransformedTargetRegressor` or
+        :class:`skprob.calibration.CalibratedRegressorCV` built from
+        scikit-learn estimators (a ``FrozenEstimator`` too) and skprob
+        networks, nested in any way.
     path : str or path-like
         Destination file.
 
@@ -78,7 +81,8 @@ def save(estimator, path):
     fit after :func:`load` starts a fresh Adam optimiser from the loaded
     weights. Frozen ``scipy.stats`` distributions (e.g. the ``target_prior``
     of a :class:`~skprob.PriorReweighter`) are stored by name and numeric
-    arguments.
+    arguments, and a :class:`~skprob.distributions.CalibrationMap` by its
+    knots, values, slopes and method.
 
     Examples
     --------
@@ -103,8 +107,9 @@ def save(estimator, path):
         content = composite_content(estimator)
     else:
         raise ValueError(
-            f"skprob.save stores skprob network estimators, pipelines, PriorReweighter and "
-            f"TransformedTargetRegressor, not {type(estimator).__name__}."
+            f"skprob.save stores skprob network estimators, pipelines, PriorReweighter, "
+            f"TransformedTargetRegressor and CalibratedRegressorCV, not "
+            f"{type(estimator).__name__}."
         )
     torch.save(content, path)
 

@@ -151,6 +151,50 @@ def _inner_n_features(inner):
     return check
 
 
+def _predictive_estimator(value, _):
+    """An estimator with ``fit`` and ``predict_dist`` (a pipeline ending in one), maybe frozen."""
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import Pipeline
+
+    inner = value.estimator if isinstance(value, FrozenEstimator) else value
+    final = inner
+    while isinstance(final, Pipeline) and final.steps:
+        final = final.steps[-1][1]
+    if not callable(getattr(inner, "fit", None)) or not callable(
+            getattr(final, "predict_dist", None)):
+        raise ValueError("must be an estimator with fit and predict_dist (a pipeline ending "
+                         "in one), or a FrozenEstimator of one")
+    return value
+
+
+def _inner_feature_names(inner):
+    def check(value, done):
+        if "n_features_in_" not in done:
+            raise ValueError("comes without n_features_in_")
+        value = _feature_names(value, done)
+        expected = getattr(done[inner], "feature_names_in_", value)
+        if not np.array_equal(np.asarray(expected), value):
+            raise ValueError(f"must equal {inner}.feature_names_in_")
+        return value
+
+    return check
+
+
+def _calibration_map(value, _):
+    from skprob.distributions import CalibrationMap
+
+    if type(value) is not CalibrationMap:  # rebuilt from data by the container loader
+        raise ValueError("must be a CalibrationMap")
+    return value
+
+
+def _pit(value, _):
+    value = _one_dimensional(value, "f")
+    if len(value) == 0 or np.any((value < 0) | (value > 1)):
+        raise ValueError("must hold PIT values in [0, 1]")
+    return value
+
+
 def _density(value, _):
     from scipy.stats._distn_infrastructure import rv_frozen
 
@@ -211,6 +255,14 @@ FITTED_ATTRIBUTES = (
     Attribute("transform_", "TransformedTargetRegressor", _named_transform),
     Attribute("n_features_in_", "TransformedTargetRegressor", _inner_n_features("regressor_"),
               OPTIONAL),
+    # CalibratedRegressorCV: estimator_ may be the FrozenEstimator passed as estimator
+    Attribute("estimator_", "CalibratedRegressorCV", _predictive_estimator),
+    Attribute("calibration_map_", "CalibratedRegressorCV", _calibration_map),
+    Attribute("pit_", "CalibratedRegressorCV", _pit),
+    Attribute("n_features_in_", "CalibratedRegressorCV", _inner_n_features("estimator_"),
+              OPTIONAL),
+    Attribute("feature_names_in_", "CalibratedRegressorCV", _inner_feature_names("estimator_"),
+              OPTIONAL),
 )
 
 # Fitted state that is not data: rebuilt by load (module_ from the tensors,
@@ -223,6 +275,7 @@ def owners(estimator):
     from sklearn.base import is_classifier
 
     from skprob._base import BaseProbabilisticNetwork, ProbabilisticClassifierMixin
+    from skprob.calibration import CalibratedRegressorCV
     from skprob.compose import TransformedTargetRegressor
     from skprob.reweighting import PriorReweighter
 
@@ -234,6 +287,8 @@ def owners(estimator):
         return {"PriorReweighter", f"PriorReweighter/{task}"}
     if isinstance(estimator, TransformedTargetRegressor):
         return {"TransformedTargetRegressor"}
+    if isinstance(estimator, CalibratedRegressorCV):
+        return {"CalibratedRegressorCV"}
     return set()
 
 

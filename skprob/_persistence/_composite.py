@@ -5,9 +5,12 @@ are written with :mod:`skops.io`, a data-only format that refuses any type it
 is not told to trust. Before the dump, every skprob network is replaced by a
 ``_NetworkSlot`` placeholder and stored as a network record (loaded through
 the hardened path of ``_network``); a named target transform becomes a
-``_TransformSlot`` and a frozen ``scipy.stats`` distribution a
+``_TransformSlot``, a frozen ``scipy.stats`` distribution a
 ``_DistributionSlot`` holding its name and numeric arguments, since both are
-code (callables) rather than data.
+code (callables) rather than data, and a
+:class:`~skprob.distributions.CalibrationMap` a ``_CalibrationMapSlot``
+holding its arrays and method (its splines are scipy objects, rebuilt from the
+arrays by the map's own validating constructor on load).
 
 On load, the types skops reports as not trusted by default are trusted only
 if they are skprob's own containers and placeholders, or scikit-learn
@@ -25,6 +28,7 @@ import io
 import math
 from numbers import Real
 
+import numpy as np
 import skops.io
 import torch
 from sklearn.base import BaseEstimator
@@ -64,12 +68,21 @@ class _DistributionSlot:
         self.name, self.args, self.kwds = name, args, kwds
 
 
+class _CalibrationMapSlot:
+    """Stands for ``CalibrationMap(knots, values, slopes)`` with its ``method``."""
+
+    def __init__(self, knots, values, slopes, method):
+        self.knots, self.values, self.slopes, self.method = knots, values, slopes, method
+
+
 _SKPROB_TYPES = {
     "skprob.pipeline.Pipeline",
     "skprob.reweighting.PriorReweighter",
     "skprob.compose.TransformedTargetRegressor",
+    "skprob.calibration.CalibratedRegressorCV",
     "skprob.reweighting._TabulatedDensity",
-    *(f"{__name__}.{cls.__name__}" for cls in (_NetworkSlot, _TransformSlot, _DistributionSlot)),
+    *(f"{__name__}.{cls.__name__}" for cls in (_NetworkSlot, _TransformSlot, _DistributionSlot,
+                                               _CalibrationMapSlot)),
 }
 
 
@@ -117,16 +130,25 @@ def _distribution_slot(dist):
     return _DistributionSlot(name, _numbers(dist.args, name), kwds)
 
 
+def _calibration_map_slot(calibration_map):
+    from skprob.distributions import CalibrationMap
+
+    if type(calibration_map) is not CalibrationMap:
+        raise ValueError(f"Cannot save a {type(calibration_map).__name__}: only a "
+                         "CalibrationMap itself is stored, not a subclass.")
+    return _CalibrationMapSlot(**calibration_map.__getstate__())
+
+
 class _Swapper:
-    """A copy of an estimator tree with networks, transforms and distributions replaced."""
+    """A copy of an estimator tree with networks, transforms, distributions and maps replaced."""
 
     def __init__(self):
-        self.networks, self._index = [], {}
+        self.networks, self._index, self._copies = [], {}, {}
 
     def __call__(self, obj):
         from scipy.stats._distn_infrastructure import rv_frozen
 
-        from skprob.distributions import MonotoneTransform
+        from skprob.distributions import CalibrationMap, MonotoneTransform
         from skprob.distributions._transformed import TRANSFORMS
 
         if is_network(obj):
@@ -142,12 +164,17 @@ class _Swapper:
             return _TransformSlot(names[0])
         if isinstance(obj, rv_frozen):
             return _distribution_slot(obj)
+        if isinstance(obj, CalibrationMap):
+            return _calibration_map_slot(obj)
         if isinstance(obj, BaseEstimator):
-            if owners(obj):
-                fitted_state(obj)  # refuses attributes the table does not know
-            new = copy.copy(obj)
-            new.__dict__ = {k: self(v) for k, v in vars(obj).items()}
-            return new
+            # One copy per estimator, so that an estimator held twice (the
+            # FrozenEstimator that is both estimator and estimator_) is stored once.
+            if id(obj) not in self._copies:
+                if owners(obj):
+                    fitted_state(obj)  # refuses attributes the table does not know
+                new = self._copies[id(obj)] = copy.copy(obj)
+                new.__dict__ = {k: self(v) for k, v in vars(obj).items()}
+            return self._copies[id(obj)]
         if isinstance(obj, (list, tuple)):
             return type(obj)(self(v) for v in obj)
         if isinstance(obj, dict):
@@ -198,6 +225,29 @@ def _distribution(slot):
         raise UnsafeFileError(f"its {slot.name} distribution is invalid: {exc}") from exc
 
 
+def _calibration_map(slot):
+    from skprob.distributions import CalibrationMap
+    from skprob.distributions._recalibrated import METHODS
+
+    _slot_fields(slot, ("knots", "values", "slopes", "method"))
+    arrays = {name: getattr(slot, name) for name in ("knots", "values", "slopes")}
+    for name, array in arrays.items():
+        if type(array) is not np.ndarray or array.ndim != 1 or array.dtype != np.float64:
+            raise UnsafeFileError(f"its calibration map's {name} is not a 1-D float64 array.")
+    # No size bound is needed: skops read the arrays' bytes from the file (an
+    # array header declaring more values than its entry holds fails there).
+    if slot.method is not None and (not isinstance(slot.method, str)
+                                    or slot.method not in METHODS):
+        raise UnsafeFileError(f"its calibration map has the unknown method {slot.method!r} "
+                              f"(one of {METHODS} or None).")
+    try:  # the constructor checks lengths, finiteness, monotonicity and the slopes
+        calibration_map = CalibrationMap(**arrays)
+    except ValueError as exc:
+        raise UnsafeFileError(f"its calibration map is invalid: {exc}") from exc
+    calibration_map.method = slot.method
+    return calibration_map
+
+
 class _Restorer:
     """Put the loaded networks back in place of their slots; validate skprob containers."""
 
@@ -219,6 +269,8 @@ class _Restorer:
             return TRANSFORMS[obj.name]
         if isinstance(obj, _DistributionSlot):
             return _distribution(obj)
+        if isinstance(obj, _CalibrationMapSlot):
+            return _calibration_map(obj)
         if isinstance(obj, (list, tuple)):
             return type(obj)(self(v) for v in obj)
         if isinstance(obj, dict):
