@@ -121,15 +121,17 @@ class MonteCarloRegressorMixin(MonteCarloMixin):
         return Uncertainty(*map_row_chunks(split, X))
 
 
-class MonteCarloClassifierMixin(MonteCarloMixin):
-    """Mean class probabilities over the passes of a softmax network."""
+class PassAveragedClassifierMixin:
+    """``predict_dist`` and ``predict_uncertainty`` from the probabilities of draws of the weights.
 
-    def _distribution_from_params(self, params):
-        (log_probs,) = params
-        return Categorical(np.exp(log_probs).mean(axis=0), classes=self.classes_)
+    A class using it defines ``_pass_probabilities(X)``: the class
+    probabilities of every draw of the weights, ``(n_draws, n, n_classes)``
+    (a network's Monte Carlo passes, or an ensemble's members and their passes),
+    all equally weighted.
+    """
 
     def predict_dist(self, X):
-        """Predictive distribution of the label for every row of X: the mean over passes.
+        """Predictive distribution of the label for every row of X: the mean over the draws.
 
         Parameters
         ----------
@@ -139,18 +141,15 @@ class MonteCarloClassifierMixin(MonteCarloMixin):
         Returns
         -------
         dist : Categorical
-            The class probabilities averaged over the ``n_mc_samples`` passes.
+            The class probabilities averaged over the draws of the weights
+            (the Monte Carlo passes; for an ensemble its members and their passes).
         """
-        # A chunk of rows at a time: the passes' probabilities of every row at
-        # once, (n_mc_samples, n, n_classes), can be far larger than their mean.
+        # A chunk of rows at a time: the draws' probabilities of every row at
+        # once, (n_draws, n, n_classes), can be far larger than their mean.
         (probs,) = map_row_chunks(
             lambda X_chunk: (self._pass_probabilities(X_chunk).mean(axis=0),), X
         )
         return Categorical(probs, classes=self.classes_)
-
-    def _pass_probabilities(self, X, n_passes=None, seed=None):
-        (log_probs,) = self._predict_params(X, n_passes=n_passes, seed=seed)
-        return np.exp(log_probs)
 
     def predict_uncertainty(self, X):
         """Split the predictive entropy into aleatoric and epistemic parts.
@@ -165,14 +164,27 @@ class MonteCarloClassifierMixin(MonteCarloMixin):
         uncertainty : Uncertainty
             Named tuple ``(total, aleatoric, epistemic)`` of arrays of shape
             (n_samples,), in nats: the entropy of the mean probabilities, the
-            mean entropy of the individual passes, and their difference (the
-            mutual information between label and weights).
+            mean entropy of the individual draws (passes; for an ensemble, its
+            members' passes), and their difference (the mutual information
+            between the label and the weights).
         """
 
         def split(X_chunk):
             return entropy_split(self._pass_probabilities(X_chunk))
 
         return Uncertainty(*map_row_chunks(split, X))
+
+
+class MonteCarloClassifierMixin(PassAveragedClassifierMixin, MonteCarloMixin):
+    """Mean class probabilities over the passes of a softmax network."""
+
+    def _distribution_from_params(self, params):
+        (log_probs,) = params
+        return Categorical(np.exp(log_probs).mean(axis=0), classes=self.classes_)
+
+    def _pass_probabilities(self, X, n_passes=None, seed=None):
+        (log_probs,) = self._predict_params(X, n_passes=n_passes, seed=seed)
+        return np.exp(log_probs)
 
     def sample_posterior(self, X, n_samples=1, random_state=None):
         """Class-probability vectors from the posterior over the weights.

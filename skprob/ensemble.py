@@ -24,7 +24,11 @@ from skprob._base import (
     ProbabilisticRegressorMixin,
 )
 from skprob._chunks import map_row_chunks, sample_row_chunks
-from skprob._monte_carlo import MonteCarloMixin, Uncertainty, entropy_split
+from skprob._monte_carlo import (
+    MonteCarloMixin,
+    PassAveragedClassifierMixin,
+    Uncertainty,
+)
 from skprob._torch.stacked import initialize_stacked, stack_network
 from skprob.distributions import Categorical, GaussianMixture
 from skprob.distributions._base import check_n_samples
@@ -292,7 +296,9 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
         return aleatoric + epistemic, aleatoric, epistemic
 
 
-class DeepEnsembleClassifier(ProbabilisticClassifierMixin, _BaseDeepEnsemble):
+class DeepEnsembleClassifier(
+    PassAveragedClassifierMixin, ProbabilisticClassifierMixin, _BaseDeepEnsemble
+):
     """Deep ensemble of skprob network classifiers, trained as one batched network.
 
     ``n_estimators`` members, each a copy of ``estimator`` with its own
@@ -361,48 +367,6 @@ class DeepEnsembleClassifier(ProbabilisticClassifierMixin, _BaseDeepEnsemble):
         (log_probs,) = self._predict_params(X, n_passes=n_passes, seed=seed)
         probs = np.exp(log_probs)
         return probs.reshape(-1, *probs.shape[-2:])
-
-    def predict_uncertainty(self, X):
-        """Split the predictive entropy into aleatoric and epistemic parts.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        uncertainty : Uncertainty
-            Named tuple ``(total, aleatoric, epistemic)`` of arrays of shape
-            (n_samples,), in nats: the entropy of the mean probabilities, the
-            mean entropy of the members' passes, and their difference (the
-            mutual information between the label and the member and pass).
-        """
-
-        def split(X_chunk):
-            return entropy_split(self._pass_probabilities(X_chunk))
-
-        return Uncertainty(*map_row_chunks(split, X))
-
-    def predict_dist(self, X):
-        """Predictive distribution of the label for every row of X: the members' mean.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        dist : Categorical
-            The class probabilities averaged over the members (and their passes).
-        """
-        # A chunk of rows at a time: every member's passes, (M * T, n, n_classes),
-        # can be far larger than their mean.
-        (probs,) = map_row_chunks(
-            lambda X_chunk: (self._pass_probabilities(X_chunk).mean(axis=0),), X
-        )
-        return Categorical(probs, classes=self.classes_)
 
     def sample_posterior(self, X, n_samples=1, random_state=None):
         """Class-probability vectors of randomly drawn members (and passes).
