@@ -88,17 +88,7 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
     Early stopping monitors the NLL of the deterministic network (dropout
     off, the usual weight-scaling approximation).
 
-    For y of shape (n_samples, n_outputs) every column is standardised on its
-    own and each pass predicts a Gaussian with a FULL covariance, through its
-    Cholesky factor (a ``softplus(raw) + 1e-3`` diagonal, a free strictly
-    lower part; heteroscedastic or shared, as ``heteroscedastic`` says).
-    With a diagonal covariance the outputs of a pass would be independent,
-    and the mixture over passes could show a correlation only through the
-    passes' disagreement (epistemic), never the correlation of the noise
-    itself; the full factor costs ``d (d + 1) / 2`` head outputs instead of
-    ``d``, nothing for a few outputs. :meth:`predict_dist` returns a
-    :class:`~skprob.distributions.MultivariateGaussianMixture` and
-    :meth:`predict_uncertainty` one variance per output.
+    {vector_target_notes}
 
     References
     ----------
