@@ -37,7 +37,15 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
-from uci import DATA_DIR, DATASETS, RESULTS_DIR, load_split, n_splits
+from uci import (
+    DATA_DIR,
+    DATASETS,
+    RESULTS_DIR,
+    by_dataset_and_estimator,
+    load_split,
+    n_splits,
+    standard_error,
+)
 from uci import SHORT_NAMES as UCI_NAMES
 
 # The single networks whose defaults issue 14 is about (uci.py also has the ensemble).
@@ -158,18 +166,15 @@ def splits_of(records):
 
 def summarise(records):
     """``{(data set, estimator): {metric: (mean, standard error, n)}}`` over splits."""
-    groups = {}
-    for record in records:
-        groups.setdefault((record["dataset"], record["estimator"]), []).append(record)
     summary = {}
-    for key, group in groups.items():
+    for key, group in by_dataset_and_estimator(records).items():
         summary[key] = {}
         for metric in METRICS:
             values = np.array([r[metric] for r in group if metric in r], dtype=float)
             if len(values) == 0:
                 continue
-            se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else math.nan
-            summary[key][metric] = (float(values.mean()), float(se), len(values))
+            summary[key][metric] = (float(values.mean()), float(standard_error(values)),
+                                    len(values))
     return summary
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy import special, stats
 from sklearn.preprocessing import StandardScaler
-from uci import DATA_DIR, DATASETS, RESULTS_DIR, load_split, n_splits
+from uci import DATA_DIR, DATASETS, RESULTS_DIR, load_split, n_splits, standard_error
 
 ESTIMATOR = "NGBRegressor"
 OUTPUT = RESULTS_DIR / "ngboost_defaults.json"
@@ -116,7 +116,7 @@ def summary_table(records, datasets):
         cells = []
         for metric in metrics:
             values = np.array([r[metric] for r in group])
-            se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else math.nan
+            se = standard_error(values)
             digits = 4 if name.startswith("naval") and metric in ("crps", "rmse") else 3
             cells.append(f"{values.mean():.{digits}f}" + (
                 "" if math.isnan(se) else f" ± {se:.{digits}f}"))

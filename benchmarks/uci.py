@@ -240,21 +240,27 @@ def run_one(name, split, estimator_name, steps, n_mc_samples, data_dir=DATA_DIR)
     }
 
 
-def _standard_error(values):
+def standard_error(values):
+    """Standard error of the mean of ``values`` over splits; NaN for a single split."""
     return values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+
+
+def by_dataset_and_estimator(records):
+    """``{(data set, estimator): [records]}``, in the order the records come."""
+    groups = {}
+    for record in records:
+        groups.setdefault((record["dataset"], record["estimator"]), []).append(record)
+    return groups
 
 
 def summarise(records):
     """``{(data set, estimator): (mean nll, se nll, mean rmse, se rmse, n splits)}``."""
-    groups = {}
-    for record in records:
-        groups.setdefault((record["dataset"], record["estimator"]), []).append(record)
     summary = {}
-    for key, group in groups.items():
+    for key, group in by_dataset_and_estimator(records).items():
         nll = np.array([r["nll"] for r in group])
         rmse = np.array([r["rmse"] for r in group])
         summary[key] = (
-            nll.mean(), _standard_error(nll), rmse.mean(), _standard_error(rmse), len(group)
+            nll.mean(), standard_error(nll), rmse.mean(), standard_error(rmse), len(group)
         )
     return summary
 
