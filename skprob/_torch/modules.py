@@ -149,14 +149,23 @@ class BayesianLinear(nn.Module):
     def _stds(self):
         return F.softplus(self.weight_rho), F.softplus(self.bias_rho)
 
+    # ``x @ weight.T + bias`` for this layer's parameter layout (the stacked
+    # ensemble layer stores (M, n_in, n_out) and overrides both maps).
+    _affine = staticmethod(F.linear)
+
+    def _drawn_affine(self, x):
+        """The affine map of every drawn weight set: x of shape (T, n, n_in)."""
+        return torch.baddbmm(self.biases, x, self.weights)
+
     def forward(self, x):
         if self.weights is not None:
-            return torch.baddbmm(self.biases, x, self.weights)
-        mean = F.linear(x, self.weight_mu, self.bias_mu)
+            return self._drawn_affine(x)
+        # Local reparameterisation: sample the pre-activations, not the weights.
+        mean = self._affine(x, self.weight_mu, self.bias_mu)
         if not self.training:
             return mean
         weight_std, bias_std = self._stds()
-        var = F.linear(x * x, weight_std * weight_std, bias_std * bias_std)
+        var = self._affine(x * x, weight_std * weight_std, bias_std * bias_std)
         noise = torch.randn(
             mean.shape, generator=self.generator, dtype=mean.dtype, device=mean.device
         )

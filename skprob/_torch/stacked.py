@@ -87,24 +87,17 @@ class StackedBayesianLinear(BayesianLinear):
         self.weights = self.biases = None
         self.generator = None
 
-    def forward(self, x):
-        if self.weights is not None:  # (M, T, d, o) draws for x of shape (M, T, n, d)
-            M, T = self.weights.shape[:2]
-            out = torch.baddbmm(
-                self.biases.reshape(M * T, 1, -1),
-                x.reshape(M * T, -1, x.shape[-1]),
-                self.weights.reshape(M * T, *self.weights.shape[2:]),
-            )
-            return out.reshape(*x.shape[:-1], out.shape[-1])
-        mean = _batched_affine(x, self.weight_mu, self.bias_mu)
-        if not self.training:
-            return mean
-        weight_std, bias_std = self._stds()
-        var = _batched_affine(x * x, weight_std * weight_std, bias_std * bias_std)
-        noise = torch.randn(
-            mean.shape, generator=self.generator, dtype=mean.dtype, device=mean.device
+    _affine = staticmethod(_batched_affine)
+
+    def _drawn_affine(self, x):
+        """(M, T, d, o) drawn weights applied to x of shape (M, T, n, d)."""
+        M, T = self.weights.shape[:2]
+        out = torch.baddbmm(
+            self.biases.reshape(M * T, 1, -1),
+            x.reshape(M * T, -1, x.shape[-1]),
+            self.weights.reshape(M * T, *self.weights.shape[2:]),
         )
-        return mean + torch.sqrt(var + 1e-16) * noise
+        return out.reshape(*x.shape[:-1], out.shape[-1])
 
     def draw(self, n_passes, generator):
         weight_std, bias_std = (s.detach().double() for s in self._stds())
