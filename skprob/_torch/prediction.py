@@ -55,12 +55,6 @@ def predict_params(network, X, *, n_passes=None, seed=0, max_elements=2**20):
     network = copy.deepcopy(network).double().eval()
     # A copy only when needed: torch rejects views with negative strides, e.g. X[::-1].
     X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64))
-    generator = None if n_passes is None else torch.Generator().manual_seed(seed)
-    return _predict_chunks(network, X, n_passes, generator, max_elements)
-
-
-def _predict_chunks(network, X, n_passes, generator, max_elements):
-    """:func:`predict_params` on a float64 network in eval mode: chunks of rows."""
     # Stacked (ensemble) weights are (M, n_in, n_out), a single network's (n_out, n_in).
     widest = max([X.shape[1]] + [p.shape[-1] if p.ndim == 3 else p.shape[0]
                                  for p in network.parameters() if p.ndim in (2, 3)])
@@ -69,6 +63,7 @@ def _predict_chunks(network, X, n_passes, generator, max_elements):
     blocks = max(1, max_elements // (passes * widest * ROW_BLOCK))
     chunk_size = blocks * ROW_BLOCK
     if n_passes is not None:
+        generator = torch.Generator().manual_seed(seed)
         for layer in network.stochastic_layers():
             layer.draw(n_passes, generator)
     # Outputs are (n, ...), (T, n, ...), or with a leading member axis for an ensemble.
