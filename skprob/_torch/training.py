@@ -158,7 +158,14 @@ def _epoch_order(X, y, weights, shuffle, generator, n_members):
         perm = torch.stack([
             torch.randperm(n, device=X.device, generator=generator) for _ in range(n_members)
         ])
-    return X[perm], y[perm], None if weights is None else weights[perm]
+    # index_select: 4-5x faster than advanced indexing (``X[perm]``) on CPU.
+    return tuple(None if t is None else _gather_rows(t, perm) for t in (X, y, weights))
+
+
+def _gather_rows(tensor, index):
+    """``tensor[index]`` for a 1-D or 2-D index of rows."""
+    rows = tensor.index_select(0, index.reshape(-1))
+    return rows.reshape(*index.shape, *tensor.shape[1:])
 
 
 class _KeptWeights:
