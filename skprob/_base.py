@@ -493,7 +493,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         check_float32_range(X)
         # torch cannot wrap read-only arrays (e.g. joblib memmaps) without a copy
         X = np.require(X, requirements="W")
-        # predict_params runs chunks of at most ~2**20 activations; one chunk's
+        # predict_params runs chunks of at most MAX_CHUNK_ELEMENTS activations; one chunk's
         # matrix products decide the thread count.
         rows = min(len(X) * (n_passes or 1), _PREDICT_CHUNK_ROWS)
         with intra_op_threads(threads_for(largest_matmul(self.module_, rows))):
