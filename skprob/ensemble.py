@@ -30,7 +30,7 @@ from skprob._monte_carlo import (
     Uncertainty,
 )
 from skprob._torch.stacked import initialize_stacked, stack_network
-from skprob.distributions import Categorical, GaussianMixture
+from skprob.distributions import Categorical
 from skprob.distributions._base import check_n_samples
 from skprob.dropout import DropoutMLPClassifier
 from skprob.mixture_density import MixtureDensityRegressor
@@ -132,14 +132,17 @@ class _BaseDeepEnsemble(BaseProbabilisticNetwork):
             return member._distribution_from_params(
                 tuple(p.reshape(-1, *p.shape[2:]) for p in params)
             )
-        dists = [member._distribution_from_params(tuple(p[m] for p in params))
-                 for m in range(self.n_estimators)]
-        if isinstance(dists[0], Categorical):
+        if is_classifier(member):
+            dists = [member._distribution_from_params(tuple(p[m] for p in params))
+                     for m in range(self.n_estimators)]
             return Categorical(np.mean([d.probs for d in dists], axis=0), classes=self.classes_)
-        return GaussianMixture(
-            weights=np.concatenate([d.weights for d in dists], axis=1) / len(dists),
-            means=np.concatenate([d.means for d in dists], axis=1),
-            stds=np.concatenate([d.stds for d in dists], axis=1),
+        # Mixture members, (log_weights, means, scales) of shape (M, n, K): the
+        # members' K components become the M * K components of one mixture, with
+        # each member's weights divided by M. Built once, so validated once.
+        log_weights, means, scales = (np.moveaxis(p, 0, 1).reshape(p.shape[1], -1)
+                                      for p in params)
+        return member._distribution_from_params(
+            (log_weights - np.log(self.n_estimators), means, scales)
         )
 
     def _components_per_group(self):
