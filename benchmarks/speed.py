@@ -398,6 +398,9 @@ ENSEMBLE_SMALL = [  # (hidden_layer_sizes, batch_size, n): UCI-size networks and
 ]
 
 
+PREDICT_ROWS = [100, 1_000, 10_000, 100_000]
+
+
 def _fit_seconds(model, X, y):
     start = time.perf_counter()
     model.fit(X, y)
@@ -471,7 +474,36 @@ def ensemble_tables(refs, n_members, n_lecture, rounds, small=ENSEMBLE_SMALL):
     networks.append(("lecture, K=16", dict(SEED_TRUNK, n_components=16)))
     for label, architecture in networks:
         rows.append(_prediction_row(label, architecture, X, y, n_members, rounds))
+    rows += _prediction_growth(X_all, y_all, sorted({hidden for hidden, *_ in small}),
+                               n_members, rounds)
     return "\n".join(rows)
+
+
+def _prediction_growth(X, y, hidden_sizes, n_members, rounds, sizes=PREDICT_ROWS):
+    """predict_dist time of the ensemble over one member's as the number of rows grows."""
+    from skprob import DeepEnsembleRegressor, MixtureDensityRegressor
+
+    sizes = [n for n in sizes if n <= len(X)]
+    rows = ["", "Prediction time, ensemble / 1 member, by rows predicted:", "",
+            "| network | " + " | ".join(f"{n:,} rows" for n in sizes) + " |",
+            "|---|" + "---|" * len(sizes)]
+    for hidden in hidden_sizes:
+        member = MixtureDensityRegressor(hidden, n_components=5, max_iter=1,
+                                         early_stopping=False, random_state=0)
+        member.fit(X[:2000], y[:2000])
+        ensemble = DeepEnsembleRegressor(member, n_estimators=n_members, random_state=0)
+        ensemble.fit(X[:2000], y[:2000])
+        cells = []
+        for n in sizes:
+            X_n = X[:n]
+            best = {"member": math.inf, "ensemble": math.inf}
+            for _ in range(rounds + 1):
+                for name, model in (("member", member), ("ensemble", ensemble)):
+                    seconds = _best_time(lambda m=model, X_n=X_n: m.predict_dist(X_n), 1)
+                    best[name] = min(best[name], seconds)
+            cells.append(f"{best['ensemble'] / best['member']:.2f}x")
+        rows.append(f"| {hidden[0]} relu, K=5 | " + " | ".join(cells) + " |")
+    return rows
 
 
 def _hand_forward(member):
