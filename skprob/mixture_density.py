@@ -112,7 +112,7 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
         warm_start=False,
         early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=20,
+        n_iter_no_change=50,
         device="cpu",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
