@@ -7,13 +7,13 @@ from sklearn.utils._param_validation import Interval
 
 from skprob._base import (
     BaseProbabilisticNetwork,
-    ProbabilisticClassifierMixin,
-    ProbabilisticRegressorMixin,
     activations_per_layer,
     hidden_layers,
 )
+from skprob._classification import ProbabilisticClassifierMixin
 from skprob._docstrings import fill_doc
 from skprob._monte_carlo import MonteCarloClassifierMixin, MonteCarloRegressorMixin
+from skprob._regression import ProbabilisticRegressorMixin
 from skprob._torch.modules import (
     BayesianLinear,
     CategoricalHead,

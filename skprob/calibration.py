@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from skprob._state import all_or_nothing
 from skprob.distributions import CalibrationMap, RecalibratedDistribution
-from skprob.distributions._recalibrated import METHODS
+from skprob.distributions._calibration_map import METHODS
 from skprob.model_selection import cross_val_predict_dist
 from skprob.pipeline import predict_dist
 

@@ -18,17 +18,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from skprob._base import (
-    BaseProbabilisticNetwork,
-    ProbabilisticClassifierMixin,
-    ProbabilisticRegressorMixin,
-)
+from skprob._base import BaseProbabilisticNetwork
 from skprob._chunks import map_row_chunks, sample_row_chunks
+from skprob._classification import ProbabilisticClassifierMixin
 from skprob._monte_carlo import (
     MonteCarloMixin,
     PassAveragedClassifierMixin,
     Uncertainty,
 )
+from skprob._regression import ProbabilisticRegressorMixin
 from skprob._torch.stacked import initialize_stacked, stack_network
 from skprob.distributions import Categorical
 from skprob.distributions._base import check_n_samples

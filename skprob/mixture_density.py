@@ -7,11 +7,11 @@ from sklearn.utils._param_validation import Interval
 
 from skprob._base import (
     BaseProbabilisticNetwork,
-    ProbabilisticRegressorMixin,
     activations_per_layer,
     hidden_layers,
 )
 from skprob._docstrings import fill_doc
+from skprob._regression import ProbabilisticRegressorMixin
 from skprob._torch.modules import (
     MixtureDensityHead,
     MultivariateMixtureDensityHead,

@@ -274,7 +274,8 @@ def owners(estimator):
     """The ``owner`` labels of the table rows that apply to ``estimator``."""
     from sklearn.base import is_classifier
 
-    from skprob._base import BaseProbabilisticNetwork, ProbabilisticClassifierMixin
+    from skprob._base import BaseProbabilisticNetwork
+    from skprob._classification import ProbabilisticClassifierMixin
     from skprob.calibration import CalibratedRegressorCV
     from skprob.compose import TransformedTargetRegressor
     from skprob.reweighting import PriorReweighter

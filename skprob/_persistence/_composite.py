@@ -227,7 +227,7 @@ def _distribution(slot):
 
 def _calibration_map(slot):
     from skprob.distributions import CalibrationMap
-    from skprob.distributions._recalibrated import METHODS
+    from skprob.distributions._calibration_map import METHODS
 
     _slot_fields(slot, ("knots", "values", "slopes", "method"))
     arrays = {name: getattr(slot, name) for name in ("knots", "values", "slopes")}

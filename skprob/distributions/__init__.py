@@ -6,13 +6,14 @@ it was predicted for, and follows the method names of frozen
 """
 
 from skprob.distributions._base import BaseDistribution, ContinuousDistribution
+from skprob.distributions._calibration_map import CalibrationMap
 from skprob.distributions._categorical import Categorical
 from skprob.distributions._concatenate import concatenate
 from skprob.distributions._grid import GridDistribution
 from skprob.distributions._mixture import GaussianMixture
 from skprob.distributions._multivariate import MultivariateGaussianMixture
 from skprob.distributions._normal import Normal
-from skprob.distributions._recalibrated import CalibrationMap, RecalibratedDistribution
+from skprob.distributions._recalibrated import RecalibratedDistribution
 from skprob.distributions._transformed import MonotoneTransform, TransformedDistribution
 
 __all__ = [
