@@ -50,6 +50,21 @@ def test_mixture_head_nll_matches_scipy_mixture_density():
     np.testing.assert_allclose(nll, -np.log(density), rtol=1e-10)
 
 
+@pytest.mark.parametrize("leading", [(), (3,), (2, 3)])
+def test_mixture_head_reads_its_outputs_in_the_saved_order(leading):
+    # Saved and pickled models hold the affine map's rows as [logits, means,
+    # raw scales]; the head's component-major memory layout must not change that.
+    torch.manual_seed(0)
+    head = MixtureDensityHead(8, n_components=4).double()
+    h = torch.randn(*leading, 30, 8, dtype=torch.float64)
+    log_w, means, scales = head(h)
+    out = head.linear(h)
+    assert log_w.shape == means.shape == scales.shape == (*leading, 30, 4)
+    torch.testing.assert_close(log_w, torch.log_softmax(out[..., :4], dim=-1))
+    torch.testing.assert_close(means, out[..., 4:8])
+    torch.testing.assert_close(scales, nn.functional.softplus(out[..., 8:]) + MIN_SCALE)
+
+
 def test_gaussian_head_homoscedastic_shares_one_scale():
     torch.manual_seed(0)
     head = GaussianHead(5, heteroscedastic=False)

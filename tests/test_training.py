@@ -7,6 +7,7 @@ from skprob._torch.modules import GaussianHead, ProbabilisticNetwork, build_trun
 from skprob._torch.prediction import predict_params
 from skprob._torch.training import (
     TrainingConfig,
+    _epoch_order,
     _lr_factor,
     evaluate_nll,
     make_optimizer,
@@ -89,6 +90,23 @@ def test_sample_weights_select_which_rows_are_fitted():
     train(net, X, y, weights, _config(max_iter=40))
     loc, _ = predict_params(net, X)
     assert abs(loc.mean() - 3.0) < 0.1
+
+
+@pytest.mark.parametrize("members", [None, 3])
+def test_epoch_order_gathers_the_permuted_rows(members):
+    X, y = torch.randn(50, 4), torch.randn(50)
+    weights = torch.rand(50)
+    X_epoch, y_epoch, w_epoch = _epoch_order(X, y, weights, True,
+                                             torch.Generator().manual_seed(0), members)
+    order = _epoch_order(torch.arange(50)[:, None], torch.arange(50), None, True,
+                         torch.Generator().manual_seed(0), members)[1]
+    assert X_epoch.shape == (*order.shape, 4)
+    torch.testing.assert_close(X_epoch, X[order])
+    torch.testing.assert_close(y_epoch, y[order])
+    torch.testing.assert_close(w_epoch, weights[order])
+    if members is not None:  # each member its own permutation of all rows
+        assert all(sorted(row.tolist()) == list(range(50)) for row in order)
+        assert not torch.equal(order[0], order[1])
 
 
 def test_cosine_schedule_anneals_to_zero():
