@@ -28,7 +28,6 @@ from skprob._monte_carlo import (
 )
 from skprob._regression import ProbabilisticRegressorMixin
 from skprob._torch.stacked import initialize_stacked, stack_network
-from skprob.distributions import Categorical
 from skprob.distributions._base import check_n_samples
 from skprob.dropout import DropoutMLPClassifier
 from skprob.mixture_density import MixtureDensityRegressor
@@ -130,13 +129,11 @@ class _BaseDeepEnsemble(BaseProbabilisticNetwork):
             return member._distribution_from_params(
                 tuple(p.reshape(-1, *p.shape[2:]) for p in params)
             )
-        if is_classifier(member):
-            dists = [member._distribution_from_params(tuple(p[m] for p in params))
-                     for m in range(self.n_estimators)]
-            return Categorical(np.mean([d.probs for d in dists], axis=0), classes=self.classes_)
-        # Mixture members, (log_weights, means, scales) of shape (M, n, K): the
-        # members' K components become the M * K components of one mixture, with
-        # each member's weights divided by M. Built once, so validated once.
+        # Otherwise the members are mixture networks (every classifier member is
+        # Monte Carlo, and DeepEnsembleClassifier predicts from _pass_probabilities):
+        # (log_weights, means, scales) of shape (M, n, K). The members' K components
+        # become the M * K components of one mixture, each member's weights divided
+        # by M. Built once, so validated once.
         log_weights, means, scales = (np.moveaxis(p, 0, 1).reshape(p.shape[1], -1)
                                       for p in params)
         return member._distribution_from_params(
