@@ -377,8 +377,11 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         check_float32_range(X)
         # torch cannot wrap read-only arrays (e.g. joblib memmaps) without a copy
         X = np.require(X, requirements="W")
-        # predict_params runs chunks of at most MAX_CHUNK_ELEMENTS activations; one chunk's
-        # matrix products decide the thread count.
+        # The thread count follows the matrix products of min(n x passes, 2**14)
+        # rows, the scale at which benchmarks/threads.py measured more threads to
+        # help. predict_params's chunks (MAX_CHUNK_ELEMENTS activations) are often
+        # smaller; two threads still measured faster on them (the lecture network's
+        # 5-member ensemble on 20,000 rows: 0.21 s against 0.31 s on one thread).
         rows = min(len(X) * (n_passes or 1), _PREDICT_CHUNK_ROWS)
         with intra_op_threads(threads_for(largest_matmul(self.module_, rows))):
             return predict_params(self.module_, X, n_passes=n_passes, seed=seed)
