@@ -469,13 +469,13 @@ def ensemble_tables(refs, n_members, n_lecture, rounds, small=ENSEMBLE_SMALL):
              f"{n_members} hand-written float64 forwards in a row (s) | ensemble (s) | "
              "ensemble / 1 member | ensemble / members in a row |",
              "|---|---|---|---|---|---|---|"]
+    hidden_sizes = sorted({hidden for hidden, *_ in small})
     networks = [(f"{hidden[0]} relu, K=5", dict(hidden_layer_sizes=hidden, n_components=5))
-                for hidden in sorted({hidden for hidden, *_ in small})]
+                for hidden in hidden_sizes]
     networks.append(("lecture, K=16", dict(SEED_TRUNK, n_components=16)))
     for label, architecture in networks:
         rows.append(_prediction_row(label, architecture, X, y, n_members, rounds))
-    rows += _prediction_growth(X_all, y_all, sorted({hidden for hidden, *_ in small}),
-                               n_members, rounds)
+    rows += _prediction_growth(X_all, y_all, hidden_sizes, n_members, rounds)
     return "\n".join(rows)
 
 

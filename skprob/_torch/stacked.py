@@ -239,4 +239,3 @@ def initialize_stacked(network, generator):
         if isinstance(module, (StackedLinear, StackedBayesianLinear, StackedGaussianHead)):
             module.reset_parameters(generator)
     return network
-
