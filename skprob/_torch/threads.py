@@ -8,7 +8,14 @@ thread in benchmarks/threads.py). skprob therefore runs a call on one thread
 unless its matrix products are large enough that more threads measurably help
 on idle cores (1.2-1.4x for the lecture's network at batch 1024 or a dropout
 prediction of 10,000 rows) *and* the machine has an idle core: the
-one-minute load average is at most the number of cores minus one.
+one-minute load average is at most the number of cores minus one half.
+
+The load average counts the caller's own running thread, so when skprob alone
+keeps one core busy it reads about 1 and a spare core about 1. The rule
+``spare >= 1`` sat on that value and flipped with every tenth of load the
+system added (a stacked ensemble's fit then took 2.0x or 2.8x one member's
+from one run to the next); half a core is the midpoint between "only this
+fit" (load ~1 on two cores) and "one other busy process" (load ~2).
 
 ``torch.set_num_threads`` sets OpenMP's per-thread setting, so the scope is
 the calling thread: fits running in other threads (joblib's threading
@@ -20,12 +27,16 @@ import os
 
 import torch
 
-__all__ = ["intra_op_threads", "largest_matmul", "threads_for"]
+__all__ = ["MIN_SPARE_CORES", "PARALLEL_MIN_WORK", "intra_op_threads", "largest_matmul",
+           "spare_cores", "threads_for"]
 
 # Multiply-adds of one forward matrix product from which more threads can help
 # on idle cores. Measured on two cores (benchmarks/threads.py): below it (e.g.
 # a 442-row DropoutMLPRegressor fit at batch 32) one thread is as fast idle.
 PARALLEL_MIN_WORK = 2**22
+
+# Idle cores needed, by the load average, before a call uses more threads: see above.
+MIN_SPARE_CORES = 0.5
 
 
 def spare_cores():
@@ -53,7 +64,7 @@ def threads_for(work):
         core is idle; otherwise 1.
     """
     n_threads = torch.get_num_threads()
-    if n_threads > 1 and work >= PARALLEL_MIN_WORK and spare_cores() >= 1:
+    if n_threads > 1 and work >= PARALLEL_MIN_WORK and spare_cores() >= MIN_SPARE_CORES:
         return n_threads
     return 1
 
