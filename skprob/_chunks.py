@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples
 
-from skprob.distributions._base import check_sample_size, sample_chunk_rows
+from skprob.distributions._sampling import check_sample_size, sample_chunk_rows
 
 # Rows per chunk. The distribution of one chunk holds CHUNK_ROWS * T values per
 # parameter array for T Monte Carlo passes (3 MiB at the default T = 100), and
@@ -86,7 +86,7 @@ def sample_row_chunks(draw, X, sample_shape, method):
     ------
     ValueError
         If the output would hold more than
-        ``skprob.distributions._base.MAX_SAMPLE_VALUES`` values.
+        ``skprob.distributions._sampling.MAX_SAMPLE_VALUES`` values.
     """
     n_rows = count_rows(X)
     if n_rows is not None:

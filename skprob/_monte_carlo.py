@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skprob._chunks import map_row_chunks, sample_row_chunks
 from skprob.distributions import Categorical, GaussianMixture, MultivariateGaussianMixture
-from skprob.distributions._base import check_n_samples
+from skprob.distributions._sampling import check_n_samples
 
 
 class Uncertainty(namedtuple("Uncertainty", ["total", "aleatoric", "epistemic"])):

@@ -13,7 +13,7 @@ from skprob._chunks import map_row_chunks, sample_row_chunks
 from skprob._state import all_or_nothing
 from skprob._targets import target_location_scale, target_resolution, warn_if_discrete_target
 from skprob._torch.training import trimmed_mean
-from skprob.distributions._base import check_n_samples, check_random_state_or_generator
+from skprob.distributions._sampling import check_n_samples, check_random_state_or_generator
 
 # Standardised targets beyond this cannot be squared in float32 (the NLL's z**2).
 _FLOAT32_TARGET_LIMIT = 1e18

@@ -28,7 +28,7 @@ from skprob._monte_carlo import (
 )
 from skprob._regression import ProbabilisticRegressorMixin
 from skprob._torch.stacked import initialize_stacked, stack_network
-from skprob.distributions._base import check_n_samples
+from skprob.distributions._sampling import check_n_samples
 from skprob.dropout import DropoutMLPClassifier
 from skprob.mixture_density import MixtureDensityRegressor
 

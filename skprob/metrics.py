@@ -25,7 +25,7 @@ from skprob.distributions import (
     MultivariateGaussianMixture,
     Normal,
 )
-from skprob.distributions._base import (
+from skprob.distributions._sampling import (
     check_n_samples,
     check_random_state_or_generator,
     sample_chunk_rows,

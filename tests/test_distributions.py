@@ -13,7 +13,8 @@ from skprob.distributions import (
     GaussianMixture,
     Normal,
 )
-from skprob.distributions._base import logsumexp_inplace, sample_index
+from skprob.distributions._base import logsumexp_inplace
+from skprob.distributions._sampling import sample_index
 
 CONTINUOUS_METHODS = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
 
@@ -668,7 +669,7 @@ def test_mixture_logcdf_and_logsf_near_zero_keep_their_precision():
 
 # ------------------------------------------------------------ sample sizes
 def test_sample_draws_in_chunks_into_one_array(mixture, monkeypatch):
-    monkeypatch.setattr("skprob.distributions._base.SAMPLE_CHUNK_VALUES", 8)
+    monkeypatch.setattr("skprob.distributions._sampling.SAMPLE_CHUNK_VALUES", 8)
     big = mixture[np.repeat(np.arange(3), 10)]
     draws = big.sample(4, random_state=0)  # two rows per chunk
     assert draws.shape == (30, 4) and draws.flags.c_contiguous

@@ -3,13 +3,8 @@
 import numpy as np
 from scipy import special, stats
 
-from skprob.distributions._base import (
-    BaseDistribution,
-    as_float_array,
-    check_simplex,
-    safe_log,
-    sample_index,
-)
+from skprob.distributions._base import BaseDistribution, as_float_array, check_simplex, safe_log
+from skprob.distributions._sampling import sample_index
 
 
 class Categorical(BaseDistribution):

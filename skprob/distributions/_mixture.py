@@ -12,8 +12,8 @@ from skprob.distributions._base import (
     check_simplex,
     logsumexp_inplace,
     safe_log,
-    sample_index,
 )
+from skprob.distributions._sampling import sample_index
 
 _PPF_MAX_ITER = 200
 # Iterations of ``ppf`` that bisect at the arithmetic midpoint, which commutes

@@ -10,17 +10,19 @@ from skprob.distributions._base import (
     BaseDistribution,
     as_float_array,
     check_finite,
-    check_n_samples,
     check_positive_scale,
-    check_random_state_or_generator,
-    check_sample_size,
     check_simplex,
     logsumexp_inplace,
     safe_log,
+)
+from skprob.distributions._mixture import GaussianMixture
+from skprob.distributions._sampling import (
+    check_n_samples,
+    check_random_state_or_generator,
+    check_sample_size,
     sample_chunk_rows,
     sample_index,
 )
-from skprob.distributions._mixture import GaussianMixture
 
 
 def _solve_lower(L, b):
