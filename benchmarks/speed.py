@@ -401,10 +401,29 @@ ENSEMBLE_SMALL = [  # (hidden_layer_sizes, batch_size, n): UCI-size networks and
 PREDICT_ROWS = [100, 1_000, 10_000, 100_000]
 
 
-def _fit_seconds(model, X, y):
-    start = time.perf_counter()
-    model.fit(X, y)
-    return time.perf_counter() - start
+def _fit_seconds(model, X, y, threads_seen=None):
+    """Seconds of one fit; the intra-op thread count skprob chose is added to ``threads_seen``."""
+    import skprob._base
+
+    choose = skprob._base.threads_for
+
+    def recording(work):
+        n_threads = choose(work)
+        if threads_seen is not None:
+            threads_seen.add(n_threads)
+        return n_threads
+
+    skprob._base.threads_for = recording
+    try:
+        start = time.perf_counter()
+        model.fit(X, y)
+        return time.perf_counter() - start
+    finally:
+        skprob._base.threads_for = choose
+
+
+def _threads_cell(seen):
+    return "/".join(str(n) for n in sorted(seen)) or "?"
 
 
 def ensemble_tables(refs, n_members, n_lecture, rounds, small=ENSEMBLE_SMALL):
@@ -419,8 +438,11 @@ def ensemble_tables(refs, n_members, n_lecture, rounds, small=ENSEMBLE_SMALL):
     from skprob._torch.threads import intra_op_threads
 
     X_all, y_all = refs[0].make_data(max(n for *_, n in small))
-    rows = ["| network | batch | n | epochs | 1 member (s) | ensemble of "
-            f"{n_members} (s) | ensemble / 1 member |", "|---|---|---|---|---|---|---|"]
+    # The threads columns: the intra-op thread counts skprob chose in the rounds
+    # (skprob._torch.threads; "1/2" when the load average changed the choice).
+    rows = ["| network | batch | n | epochs | 1 member (s) | threads | ensemble of "
+            f"{n_members} (s) | threads | ensemble / 1 member |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for hidden, batch, n in small:
         X, y = X_all[:n], y_all[:n]
         epochs = max(1, 40_000 // n)
@@ -429,11 +451,13 @@ def ensemble_tables(refs, n_members, n_lecture, rounds, small=ENSEMBLE_SMALL):
                                          random_state=0)
         ensemble = DeepEnsembleRegressor(member, n_estimators=n_members, random_state=0)
         best = {"member": math.inf, "ensemble": math.inf}
+        threads = {"member": set(), "ensemble": set()}
         for _ in range(rounds + 1):  # the first round warms up
             for name, model in (("member", member), ("ensemble", ensemble)):
-                best[name] = min(best[name], _fit_seconds(model, X, y))
+                best[name] = min(best[name], _fit_seconds(model, X, y, threads[name]))
         rows.append(f"| {hidden[0]} relu, K=5 | {batch} | {n:,} | {epochs} | "
-                    f"{best['member']:.2f} | {best['ensemble']:.2f} | "
+                    f"{best['member']:.2f} | {_threads_cell(threads['member'])} | "
+                    f"{best['ensemble']:.2f} | {_threads_cell(threads['ensemble'])} | "
                     f"{best['ensemble'] / best['member']:.2f}x |")
 
     X, y = refs[0].make_data(n_lecture)

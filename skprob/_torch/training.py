@@ -4,7 +4,8 @@ The loop works on in-memory tensors: each epoch shuffles the rows once and
 then takes contiguous slices, which avoids both a DataLoader and a gather per
 step. The loss is the (optionally sample-weighted) mean negative
 log-likelihood plus the network's ``penalty()``; L2 regularisation is Adam's
-coupled weight decay on weight matrices only, as in scikit-learn's MLP.
+coupled weight decay on weight matrices only, as in scikit-learn's MLP. Each
+step's gradient norm is capped (``MAX_GRAD_NORM``, per member for an ensemble).
 """
 
 import copy
@@ -106,6 +107,36 @@ def evaluate_nll(network, X, y, weights=None, *, chunk_size=65536):
     network.train(was_training)
     mean = (total / len(X)).cpu().numpy()
     return float(mean) if mean.ndim == 0 else mean
+
+
+# Largest Euclidean norm of one step's gradient (per member for an ensemble);
+# larger ones are scaled down to it before Adam's step. Without it, about 2% of
+# the default Monte Carlo fits on the larger UCI sets (3 of 130: dropout on a
+# protein split, the Bayesian network on two naval splits) were thrown off by
+# a gradient spike at the default rate of 1e-2: the loss rose for the rest of
+# the run and the predictive means came out absurd (RMSE 660 on a target in
+# [0, 21]) with no error raised. Adam divides by the running gradient scale, so
+# a cap applied to every step leaves the steps' size alone and damps spikes.
+MAX_GRAD_NORM = 1.0
+
+
+def clip_gradient_norms(parameters, max_norm=MAX_GRAD_NORM, n_members=None):
+    """Scale the gradients down so that their joint Euclidean norm is at most ``max_norm``.
+
+    For an ensemble (``n_members`` given; every parameter has the member axis
+    first) each member's gradient is capped on its own, so one member's spike
+    never changes another's step.
+    """
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    if n_members is None:
+        torch.nn.utils.clip_grad_norm_(parameters, max_norm, foreach=True)
+        return
+    squares = torch.stack([g.reshape(n_members, -1).square().sum(1) for g in grads]).sum(0)
+    factor = (max_norm / (squares.sqrt() + 1e-6)).clamp_(max=1.0)
+    for g in grads:
+        g.mul_(factor.reshape(n_members, *(1,) * (g.ndim - 1)))
 
 
 def _all_finite(network):
@@ -288,6 +319,7 @@ def train(
     stopped = np.zeros(members, dtype=bool)
     active = None if n_members is None else torch.ones(n_members, device=X.device)
     kept = _KeptWeights(network)
+    parameters = [p for p in network.parameters() if p.requires_grad]
     start_nll = None
     network.train()
     network.set_generator(generator)
@@ -314,6 +346,7 @@ def train(
             loss = total if penalty is None else total + penalty
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            clip_gradient_norms(parameters, n_members=n_members)
             optimizer.step()
             per_member = nll if penalty is None else nll + penalty / (n_members or 1)
             batch_losses.append(per_member.detach() * (min(stop, n) - start))
