@@ -6,9 +6,11 @@ import torch
 from skprob._torch.modules import GaussianHead, ProbabilisticNetwork, build_trunk
 from skprob._torch.prediction import predict_params
 from skprob._torch.training import (
+    MAX_GRAD_NORM,
     TrainingConfig,
     _epoch_order,
     _lr_factor,
+    clip_gradient_norms,
     evaluate_nll,
     make_optimizer,
     train,
@@ -69,6 +71,49 @@ def test_early_stopping_restores_the_best_validation_epoch():
     assert len(history.validation_scores) == history.n_iter
     assert history.best_loss == min(history.validation_scores)
     assert evaluate_nll(net, Xv, yv) == pytest.approx(history.best_loss, rel=1e-6)
+
+
+def _norm(tensors):
+    return torch.sqrt(sum(t.double().square().sum() for t in tensors)).item()
+
+
+def test_a_gradient_spike_is_scaled_down_to_the_cap_keeping_its_direction():
+    X, y = _data(50)
+    net = _network()
+    (1e4 * net.nll(X, y).mean()).backward()
+    params = list(net.parameters())
+    before = [p.grad.clone() for p in params]
+    assert _norm(before) > 100 * MAX_GRAD_NORM
+    clip_gradient_norms(params)
+    assert _norm([p.grad for p in params]) == pytest.approx(MAX_GRAD_NORM, rel=1e-4)
+    factor = MAX_GRAD_NORM / _norm(before)
+    for p, g in zip(params, before, strict=True):
+        torch.testing.assert_close(p.grad, g * factor, rtol=1e-4, atol=1e-9)
+
+
+def test_a_gradient_below_the_cap_is_left_alone():
+    X, y = _data(50)
+    net = _network()
+    (1e-4 * net.nll(X, y).mean()).backward()
+    params = list(net.parameters())
+    before = [p.grad.clone() for p in params]
+    assert _norm(before) < MAX_GRAD_NORM
+    clip_gradient_norms(params)
+    for p, g in zip(params, before, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=0, atol=0)
+
+
+def test_each_member_of_an_ensemble_is_capped_on_its_own():
+    # Member 0 spikes, member 1 does not: only member 0's step changes.
+    weight = torch.nn.Parameter(torch.zeros(2, 3, 4))
+    bias = torch.nn.Parameter(torch.zeros(2, 1, 4))
+    weight.grad = torch.stack([torch.full((3, 4), 50.0), torch.full((3, 4), 1e-3)])
+    bias.grad = torch.stack([torch.full((1, 4), -50.0), torch.full((1, 4), 2e-3)])
+    small = (weight.grad[1].clone(), bias.grad[1].clone())
+    clip_gradient_norms([weight, bias], n_members=2)
+    assert _norm([weight.grad[0], bias.grad[0]]) == pytest.approx(MAX_GRAD_NORM, rel=1e-5)
+    torch.testing.assert_close(weight.grad[1], small[0], rtol=0, atol=0)
+    torch.testing.assert_close(bias.grad[1], small[1], rtol=0, atol=0)
 
 
 def test_divergence_raises_and_restores_the_weights():
