@@ -154,8 +154,9 @@ class GradientSpikeGuard:
     def _norms(self, grads):
         if self.n_members is None:
             return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        squares = [g.reshape(self.n_members, -1).square().sum(1) for g in grads]
-        return torch.stack(squares).sum(0).sqrt()
+        per_tensor = [torch.linalg.vector_norm(g.reshape(self.n_members, -1), dim=1)
+                      for g in grads]
+        return torch.linalg.vector_norm(torch.stack(per_tensor), dim=0)
 
     def __call__(self):
         grads = [p.grad for p in self.parameters if p.grad is not None]
