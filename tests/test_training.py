@@ -124,6 +124,24 @@ def test_ordinary_and_slowly_growing_gradients_are_left_alone():
             torch.testing.assert_close(p.grad, g, rtol=0, atol=0)
 
 
+def test_zero_gradients_neither_set_nor_move_the_level():
+    # A first minibatch of zero sample weights must not make every later step a "spike".
+    params = _parameters_with_gradients()
+    guard = GradientSpikeGuard(params)
+    _set_gradients(params, 0.0)
+    guard()
+    for _ in range(3):
+        _set_gradients(params, 5.0)
+        guard()
+        assert _norm([p.grad for p in params]) == pytest.approx(5.0, rel=1e-5)
+    for _ in range(20):  # zeros between ordinary steps do not lower the bound either
+        _set_gradients(params, 0.0)
+        guard()
+    _set_gradients(params, 40.0)
+    guard()
+    assert _norm([p.grad for p in params]) == pytest.approx(40.0, rel=1e-5)
+
+
 def test_each_member_of_an_ensemble_has_its_own_bound():
     params = _parameters_with_gradients(n_members=2)
     guard = GradientSpikeGuard(params, n_members=2)

@@ -163,18 +163,22 @@ class GradientSpikeGuard:
         if not grads:
             return
         with torch.no_grad():
-            log_norm = self._norms(grads).clamp_min(1e-30).log()
-            if self.log_level is None:  # the first step sets the level
-                self.log_level = log_norm.clone()
-                return
-            bound = self.log_level + self.log_factor
+            norm = self._norms(grads)
+            log_norm = norm.clamp_min(1e-30).log()
+            if self.log_level is None:
+                self.log_level = torch.full_like(log_norm, math.nan)
+            # The first nonzero norm sets the level; a zero gradient (a minibatch
+            # of zero sample weights, a stopped member) neither sets nor moves it.
+            level = torch.where(torch.isnan(self.log_level), log_norm, self.log_level)
+            bound = level + self.log_factor
             scale = torch.exp(-(log_norm - bound).clamp_min(0.0))
             if self.n_members is None:
                 torch._foreach_mul_(grads, scale)
             else:
                 for g in grads:
                     g.mul_(scale.reshape(self.n_members, *(1,) * (g.ndim - 1)))
-            self.log_level.lerp_(torch.minimum(log_norm, bound), self.memory)
+            moved = level.lerp(torch.minimum(log_norm, bound), self.memory)
+            self.log_level = torch.where(norm > 0, moved, self.log_level)
 
 
 def _all_finite(network):
