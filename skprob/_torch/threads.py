@@ -13,8 +13,9 @@ one-minute load average is at most the number of cores minus one half.
 The load average counts the caller's own running thread, so when skprob alone
 keeps one core busy it reads about 1 and a spare core about 1. The rule
 ``spare >= 1`` sat on that value and flipped with every tenth of load the
-system added (a stacked ensemble's fit then took 2.0x or 2.8x one member's
-from one run to the next); half a core is the midpoint between "only this
+system added (a 5-member ensemble of two 100-unit layers at batch 256, whose
+stacked products qualify for two threads, took 2.1x one member's time on two
+threads and 2.8x on one); half a core is the midpoint between "only this
 fit" (load ~1 on two cores) and "one other busy process" (load ~2).
 
 ``torch.set_num_threads`` sets OpenMP's per-thread setting, so the scope is
