@@ -77,28 +77,24 @@ def _norm(tensors):
     return torch.sqrt(sum(t.double().square().sum() for t in tensors)).item()
 
 
-def _parameters_with_gradients(n_members=None):
-    """A weight and a bias (with a leading member axis for an ensemble)."""
-    shape = (3, 4) if n_members is None else (n_members, 3, 4)
-    weight, bias = torch.nn.Parameter(torch.zeros(shape)), torch.nn.Parameter(torch.zeros(4))
-    if n_members is not None:
-        bias = torch.nn.Parameter(torch.zeros(n_members, 1, 4))
-    return [weight, bias]
+def _parameters(n_members=None):
+    """A weight and a bias, with a leading member axis for an ensemble."""
+    if n_members is None:
+        return [torch.nn.Parameter(torch.zeros(3, 4)), torch.nn.Parameter(torch.zeros(4))]
+    return [torch.nn.Parameter(torch.zeros(n_members, 3, 4)),
+            torch.nn.Parameter(torch.zeros(n_members, 1, 4))]
 
 
 def _set_gradients(params, norm, n_members=None):
-    """Gradients of a fixed direction scaled to ``norm`` (one norm per member)."""
+    """Gradients of a fixed direction scaled to ``norm`` (a list: one norm per member)."""
+    per_norm = math.sqrt(sum(p[0].numel() if n_members else p.numel() for p in params))
+    scale = torch.as_tensor(norm, dtype=torch.float32).reshape(-1) / per_norm
     for p in params:
-        p.grad = torch.ones_like(p)
-    norms = torch.as_tensor(norm, dtype=torch.float32)
-    current = math.sqrt(sum(p[0].numel() if n_members else p.numel() for p in params))
-    for p in params:
-        p.grad.mul_((norms / current).reshape(-1, *(1,) * (p.ndim - 1)) if n_members
-                    else norms / current)
+        p.grad = torch.ones_like(p) * scale.reshape(-1, *(1,) * (p.ndim - 1))
 
 
 def test_a_gradient_spike_is_scaled_down_to_its_bound_keeping_its_direction():
-    params = _parameters_with_gradients()
+    params = _parameters()
     guard = GradientSpikeGuard(params)
     for _ in range(50):  # the usual level: norm 2
         _set_gradients(params, 2.0)
@@ -113,7 +109,7 @@ def test_a_gradient_spike_is_scaled_down_to_its_bound_keeping_its_direction():
 
 def test_ordinary_and_slowly_growing_gradients_are_left_alone():
     # A mixture network's norms grow from ~10 to hundreds over a fit: not spikes.
-    params = _parameters_with_gradients()
+    params = _parameters()
     guard = GradientSpikeGuard(params)
     for step in range(300):
         norm = 10.0 * 1.01**step * (3.0 if step % 7 == 0 else 1.0)
@@ -126,7 +122,7 @@ def test_ordinary_and_slowly_growing_gradients_are_left_alone():
 
 def test_zero_gradients_neither_set_nor_move_the_level():
     # A first minibatch of zero sample weights must not make every later step a "spike".
-    params = _parameters_with_gradients()
+    params = _parameters()
     guard = GradientSpikeGuard(params)
     _set_gradients(params, 0.0)
     guard()
@@ -143,7 +139,7 @@ def test_zero_gradients_neither_set_nor_move_the_level():
 
 
 def test_each_member_of_an_ensemble_has_its_own_bound():
-    params = _parameters_with_gradients(n_members=2)
+    params = _parameters(n_members=2)
     guard = GradientSpikeGuard(params, n_members=2)
     for _ in range(50):  # member 0 at norm 1, member 1 at norm 100
         _set_gradients(params, [1.0, 100.0], n_members=2)

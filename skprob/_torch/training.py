@@ -137,7 +137,9 @@ class GradientSpikeGuard:
     Parameters
     ----------
     parameters : list of torch.nn.Parameter
+        The trained parameters; those without a gradient in a step are skipped.
     n_members : int or None, default=None
+        Members of a stacked ensemble, or None for a single network.
     factor : float, default=SPIKE_FACTOR
         Largest tolerated ratio of a step's norm to the running geometric mean.
     memory : float, default=SPIKE_MEMORY
