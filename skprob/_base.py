@@ -138,6 +138,13 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
     def _configure_network(self, network):
         """Hook that sets fitted, non-tensor settings on ``network`` (fit and skprob.load)."""
 
+    def _holds_out_calibration_rows(self, n_samples):
+        """Whether a validation split is held out for calibration even without early stopping."""
+        return False
+
+    def _calibrate(self, X, y_encoded, sample_weight, validation_idx):
+        """Hook called after training with the held-out rows' indices (None if there are none)."""
+
     @abstractmethod
     def _reference_nll(self, y_encoded, sample_weight):
         """Trimmed-mean NLL of the targets' marginal distribution, to detect a blown-up fit."""
@@ -260,10 +267,13 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         generator = torch.Generator(device=device).manual_seed(seed)
 
         train_idx = np.arange(len(X))
-        validation = None
-        if self.early_stopping and not incremental:
+        validation = val_idx = None
+        if not incremental and (
+            self.early_stopping or self._holds_out_calibration_rows(len(X))
+        ):
             train_idx, val_idx = self._validation_split(y, seed)
-            validation = self._to_tensors(X, y_encoded, sample_weight, val_idx, device)
+            if self.early_stopping:
+                validation = self._to_tensors(X, y_encoded, sample_weight, val_idx, device)
         X_t, y_t, w_t = self._to_tensors(X, y_encoded, sample_weight, train_idx, device)
 
         config = self._training_config(
@@ -300,6 +310,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         self._prediction_seed = int(self._rng.randint(_MAX_SEED))
         self.module_ = network
         self._optimizer_state = _state_to_cpu(optimizer_state)
+        self._calibrate(X, y_encoded, sample_weight, val_idx)
         return self
 
     def _new_network(self, n_features, seed):
@@ -370,11 +381,16 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         self.best_loss_ = history.best_loss
 
     # ---------------------------------------------------------------- predict
-    def _predict_params(self, X, *, n_passes=None, seed=0):
-        """Validated X through the network: see ``predict_params`` for the shapes."""
+    def _predict_params(self, X, *, n_passes=None, seed=0, validated=False):
+        """Validated X through the network: see ``predict_params`` for the shapes.
+
+        ``validated=True`` takes X as ``fit`` validated it (rows of the training
+        data), whose feature names are gone.
+        """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
-        check_float32_range(X)
+        if not validated:
+            X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+            check_float32_range(X)
         # torch cannot wrap read-only arrays (e.g. joblib memmaps) without a copy
         X = np.require(X, requirements="W")
         # The thread count follows the matrix products of min(n x passes, 2**14)

@@ -56,7 +56,8 @@ TRAINING_PARAMETERS = """\
         improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
         weights of the best epoch.
     validation_fraction : float, default=SIGNATURE
-        Fraction of the training data held out for early stopping.
+        Fraction of the training data held out for early stopping (and, for
+        regressors, for ``calibrate_scale``).
     n_iter_no_change : int, default=SIGNATURE
         Number of epochs without improvement before stopping.
     device : {"cpu", "cuda", "auto"}, default=SIGNATURE
@@ -90,6 +91,25 @@ FITTED_ATTRIBUTES = """\
         Number of epochs run.
 """
 
+CALIBRATION_PARAMETERS = """\
+    calibrate_scale : bool, default=SIGNATURE
+        After training, widen or narrow every predictive distribution about its
+        mean by one factor ``s`` (``calibration_scale_``) that maximises the
+        likelihood of the validation split: ``validation_fraction`` of the rows,
+        held out of training even without ``early_stopping``, when it holds at
+        least 20 rows (else ``s = 1`` and no row is held out). The mean is
+        unchanged; standard deviations, interval half-widths and both parts of
+        ``predict_uncertainty`` are multiplied by ``s``. ``partial_fit`` has no
+        held-out rows and resets ``s`` to 1. See the user guide, *Calibration*.
+"""
+
+CALIBRATION_ATTRIBUTES = """\
+    calibration_scale_ : float
+        The factor ``s`` of ``calibrate_scale`` (1.0 without it): above 1 the
+        trained network's distributions were too narrow on the validation
+        split, below 1 too wide.
+"""
+
 # Notes of the Monte Carlo regressors (dropout, Bayesian) on vector targets.
 VECTOR_TARGET_NOTES = """\
     For y of shape (n_samples, n_outputs) every column is standardised on its
@@ -110,6 +130,8 @@ _SECTIONS = {
     "{training_parameters}": TRAINING_PARAMETERS,
     "{fitted_attributes}": FITTED_ATTRIBUTES,
     "{vector_target_notes}": VECTOR_TARGET_NOTES,
+    "{calibration_parameters}": CALIBRATION_PARAMETERS,
+    "{calibration_attributes}": CALIBRATION_ATTRIBUTES,
 }
 
 

@@ -58,12 +58,13 @@ def entropy_split(probs):
 class MonteCarloMixin:
     """Run ``n_mc_samples`` seeded passes wherever the base class predicts."""
 
-    def _predict_params(self, X, *, n_passes=None, seed=None):
+    def _predict_params(self, X, *, n_passes=None, seed=None, validated=False):
         check_is_fitted(self)
         return super()._predict_params(
             X,
             n_passes=self._n_passes() if n_passes is None else n_passes,
             seed=self._prediction_seed if seed is None else seed,
+            validated=validated,
         )
 
     def _n_passes(self):

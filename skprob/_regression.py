@@ -10,8 +10,10 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
 from skprob._chunks import map_row_chunks, sample_row_chunks
+from skprob._scale_calibration import MIN_CALIBRATION_ROWS, fit_scale, widen
 from skprob._state import all_or_nothing
 from skprob._targets import target_location_scale, target_resolution, warn_if_discrete_target
+from skprob._torch.modules import MIN_SCALE
 from skprob._torch.training import trimmed_mean
 from skprob.distributions._sampling import check_n_samples, check_random_state_or_generator
 
@@ -54,7 +56,31 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         # A component narrower than the rounding unit of a tied target is a
         # spike, not a density: predicted scales are floored at the standard
         # deviation of one rounding cell, resolution / sqrt(12).
-        network.set_min_scale(getattr(self, "_y_resolution", 0.0) / np.sqrt(12.0))
+        network.set_min_scale(self._min_scale())
+
+    def _min_scale(self):
+        """The floor of every predicted scale, in standardised units."""
+        return max(MIN_SCALE, getattr(self, "_y_resolution", 0.0) / np.sqrt(12.0))
+
+    def _holds_out_calibration_rows(self, n_samples):
+        """Whether ``calibrate_scale`` holds out a validation split of ``n_samples`` rows."""
+        n_validation = int(np.ceil(self.validation_fraction * n_samples))
+        return bool(self.calibrate_scale) and n_validation >= MIN_CALIBRATION_ROWS
+
+    def _calibrate(self, X, y_encoded, sample_weight, validation_idx):
+        # The factor is fitted in the standardised units the network predicts
+        # in: the affine map back to y's units does not move its optimum.
+        self.calibration_scale_ = 1.0
+        if validation_idx is None or not self._holds_out_calibration_rows(len(X)):
+            return
+        params = self._predict_params(X[validation_idx], validated=True)
+        dist = self._distribution_from_params(params)
+        self.calibration_scale_ = fit_scale(
+            dist,
+            y_encoded[validation_idx].astype(np.float64),
+            sample_weight[validation_idx],
+            min_scale=self._min_scale(),
+        )
 
     def _n_outputs(self):
         """Outputs per row of y: 1 for a scalar target (and before the first fit)."""
@@ -131,6 +157,9 @@ class ProbabilisticRegressorMixin(RegressorMixin):
             on y of shape (n_samples, n_outputs).
         """
         dist = self._distribution_from_params(self._predict_params(X))
+        scale = getattr(self, "calibration_scale_", 1.0)
+        if scale != 1.0:
+            dist = widen(dist, scale, self._min_scale())
         return dist.affine(self._y_mean, self._y_scale)
 
     def predict(self, X, return_std=False):

@@ -66,10 +66,12 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
         Predict the noise scale from x; when False one noise scale is learned
         for all inputs.
     {training_parameters}
+    {calibration_parameters}
 
     Attributes
     ----------
     {fitted_attributes}
+    {calibration_attributes}
     n_outputs_ : int
         Number of outputs of y: 1 for y of shape (n_samples,), ``n_outputs``
         for y of shape (n_samples, n_outputs), whose outputs are then modelled
@@ -112,6 +114,7 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
     _parameter_constraints: dict = {
         **_BaseDropoutMLP._parameter_constraints,
         "heteroscedastic": ["boolean"],
+        "calibrate_scale": ["boolean"],
     }
 
     def __init__(
@@ -136,6 +139,7 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
         validation_fraction=0.1,
         n_iter_no_change=10,
         device="cpu",
+        calibrate_scale=True,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -156,6 +160,7 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.calibrate_scale = calibrate_scale
 
     def _build_network(self, n_features):
         trunk, width = self._build_trunk(n_features)

@@ -113,12 +113,15 @@ class _BaseDeepEnsemble(BaseProbabilisticNetwork):
     def _divergence_causes(self):
         return self._member()._divergence_causes()
 
-    def _predict_params(self, X, *, n_passes=None, seed=None):
+    def _predict_params(self, X, *, n_passes=None, seed=None, validated=False):
         check_is_fitted(self)
         if n_passes is None and self._is_monte_carlo():
             n_passes = self._template().n_mc_samples
         return super()._predict_params(
-            X, n_passes=n_passes, seed=self._prediction_seed if seed is None else seed
+            X,
+            n_passes=n_passes,
+            seed=self._prediction_seed if seed is None else seed,
+            validated=validated,
         )
 
     def _distribution_from_params(self, params):
@@ -225,6 +228,10 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
         Mean over the members of each one's best monitored loss.
     n_iter_ : int
         Number of epochs run (until the last member stopped).
+    calibration_scale_ : float
+        With the member's ``calibrate_scale``, the one factor by which the
+        ensemble's mixture is widened (above 1) or narrowed about its mean,
+        fitted on the validation split after training (1.0 without it).
 
     See Also
     --------
@@ -402,6 +409,9 @@ class DeepEnsembleClassifier(
 
         return sample_row_chunks(draw, X, (n_samples, len(self.classes_)), "sample_posterior")
 
+
+# Regressors only: the ensemble's own predictive mixture is calibrated, not its members'.
+DeepEnsembleRegressor.calibrate_scale = _forward_member_parameter("calibrate_scale")
 
 for _cls in (DeepEnsembleRegressor, DeepEnsembleClassifier):
     _cls.__doc__ = _cls.__doc__.replace(

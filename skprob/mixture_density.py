@@ -43,10 +43,12 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
     n_components : int, default=5
         Number of Gaussian components of the predictive mixture.
     {training_parameters}
+    {calibration_parameters}
 
     Attributes
     ----------
     {fitted_attributes}
+    {calibration_attributes}
     n_outputs_ : int
         Number of outputs of y: 1 for y of shape (n_samples,), ``n_outputs``
         for y of shape (n_samples, n_outputs), whose outputs are then modelled
@@ -92,6 +94,7 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
     _parameter_constraints: dict = {
         **BaseProbabilisticNetwork._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
+        "calibrate_scale": ["boolean"],
     }
 
     def __init__(
@@ -114,6 +117,7 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
         validation_fraction=0.1,
         n_iter_no_change=50,
         device="cpu",
+        calibrate_scale=True,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -132,6 +136,7 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.calibrate_scale = calibrate_scale
 
     def _build_network(self, n_features):
         sizes = hidden_layers(self.hidden_layer_sizes)

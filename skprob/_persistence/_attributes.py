@@ -239,6 +239,8 @@ FITTED_ATTRIBUTES = (
     Attribute("_y_scale", "regressor", _per_output(positive=True)),
     # the spacing of tied target values (standardised; 0 when y is continuous)
     Attribute("_y_resolution", "regressor", _finite(non_negative=True), 0.0),
+    # the factor of calibrate_scale (files written before it have none: 1)
+    Attribute("calibration_scale_", "regressor", _finite(positive=True), 1.0),
     # network classifiers
     Attribute("classes_", "classifier", _classes),
     # PriorReweighter

@@ -1,0 +1,199 @@
+"""Tests of the predictive scale factor (``calibrate_scale``, skprob._scale_calibration)."""
+
+import numpy as np
+import pytest
+
+from skprob import (
+    BayesianMLPRegressor,
+    DeepEnsembleRegressor,
+    DropoutMLPRegressor,
+    MixtureDensityRegressor,
+)
+from skprob._scale_calibration import MIN_CALIBRATION_ROWS, fit_scale, scaled_nll, widen
+from skprob.distributions import GaussianMixture, MultivariateGaussianMixture
+from skprob.metrics import interval_coverage, negative_log_likelihood
+
+REGRESSORS = [MixtureDensityRegressor, DropoutMLPRegressor, BayesianMLPRegressor]
+
+
+def _gaussians(loc, scale):
+    """One-component mixtures: ``widen`` takes the networks' mixtures."""
+    loc = np.asarray(loc, dtype=float)
+    scale = np.broadcast_to(np.asarray(scale, dtype=float), loc.shape)
+    return GaussianMixture(np.ones((len(loc), 1)), loc[:, None], scale[:, None])
+
+
+def _linear(n, seed, noise=0.3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, X[:, 0] - 0.5 * X[:, 1] + noise * rng.normal(size=n)
+
+
+# ---------------------------------------------------------------- fit_scale
+@pytest.mark.parametrize("true_scale", [0.5, 1.0, 2.0])
+def test_fit_scale_recovers_the_factor_of_a_known_misfit(true_scale):
+    rng = np.random.default_rng(0)
+    n = 20000
+    mu, sd = rng.normal(size=n), np.exp(0.3 * rng.normal(size=n))
+    y = mu + true_scale * sd * rng.normal(size=n)
+    assert fit_scale(_gaussians(mu, sd), y) == pytest.approx(true_scale, rel=0.03)
+
+
+def test_fit_scale_scales_a_mixture_about_its_mean_not_its_components():
+    # Two components at -1 and 1 with sd 0.1; y from the same mixture widened
+    # by 3 about its mean 0: components at -3 and 3 with sd 0.3.
+    rng = np.random.default_rng(1)
+    n = 20000
+    sign = rng.choice([-1.0, 1.0], size=n)
+    y = 3.0 * (sign + 0.1 * rng.normal(size=n))
+    dist = GaussianMixture(np.full((n, 2), 0.5), np.tile([-1.0, 1.0], (n, 1)),
+                           np.full((n, 2), 0.1))
+    assert fit_scale(dist, y) == pytest.approx(3.0, rel=0.02)
+
+
+def test_fit_scale_weights_rows_as_repeats():
+    rng = np.random.default_rng(2)
+    y = 1.7 * rng.normal(size=300)
+    weights = rng.integers(1, 4, size=300)
+    repeated = fit_scale(_gaussians(np.zeros(weights.sum()), 1.0), np.repeat(y, weights))
+    weighted = fit_scale(_gaussians(np.zeros(300), 1.0), y, weights)
+    assert weighted == pytest.approx(repeated, rel=1e-3)
+
+
+@pytest.mark.parametrize("s", [0.4, 1.8])
+def test_widened_mixture_is_the_affine_image_about_its_mean(s):
+    rng = np.random.default_rng(3)
+    n, K = 50, 3
+    dist = GaussianMixture(rng.dirichlet(np.ones(K), size=n), rng.normal(size=(n, K)),
+                           np.exp(rng.normal(size=(n, K))))
+    mean = dist.mean()
+    expected = dist.affine(mean * (1 - s), s)
+    widened = widen(dist, s)
+    y = rng.normal(size=n)
+    np.testing.assert_allclose(widened.logpdf(y), expected.logpdf(y), rtol=1e-12)
+    np.testing.assert_allclose(widened.mean(), mean, rtol=1e-12)
+    np.testing.assert_allclose(widened.std(), s * dist.std(), rtol=1e-12)
+    assert scaled_nll(dist, y, np.log(s)) == pytest.approx(
+        negative_log_likelihood(y, expected), rel=1e-12)
+
+
+def test_widen_keeps_the_scale_floor_and_the_mean():
+    # A factor below 1 must not narrow components below the floor (a rounded
+    # target's cell): those components stay at the floor.
+    dist = GaussianMixture(np.full((2, 2), 0.5), [[-1.0, 1.0], [0.0, 2.0]],
+                           [[0.3, 1.0], [2.0, 0.3]])
+    narrowed = widen(dist, 0.5, min_scale=0.25)
+    np.testing.assert_allclose(narrowed.stds, [[0.25, 0.5], [1.0, 0.25]])
+    np.testing.assert_allclose(narrowed.mean(), dist.mean())
+    tril = np.tile(np.diag([0.3, 1.0]), (2, 2, 1, 1))
+    tril[..., 1, 0] = 0.4
+    joint = MultivariateGaussianMixture(np.full((2, 2), 0.5), np.zeros((2, 2, 2)), tril)
+    narrowed = widen(joint, 0.5, min_scale=0.25)
+    np.testing.assert_allclose(narrowed.scale_tril[0, 0], [[0.25, 0.0], [0.2, 0.5]])
+
+
+def test_fit_scale_keeps_one_when_no_factor_gives_a_finite_likelihood():
+    y = np.array([0.0, np.inf, 1.0])
+    assert fit_scale(_gaussians(np.zeros(3), 1.0), y) == 1.0
+
+
+# -------------------------------------------------------------- estimators
+@pytest.mark.parametrize("estimator_class", REGRESSORS)
+def test_scale_changes_the_spread_not_the_mean(estimator_class):
+    X, y = _linear(400, seed=0)
+    model = estimator_class(max_iter=5, n_iter_no_change=5, random_state=0).fit(X, y)
+    assert model.calibration_scale_ != 1.0
+    mean, std = model.predict(X[:20], return_std=True)
+    uncertainty = model.predict_uncertainty(X[:20]) if hasattr(
+        model, "predict_uncertainty") else None
+    scale = model.calibration_scale_
+    model.calibration_scale_ = 1.0
+    raw_mean, raw_std = model.predict(X[:20], return_std=True)
+    np.testing.assert_allclose(mean, raw_mean, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(std, scale * raw_std, rtol=1e-10)
+    if uncertainty is not None:
+        raw = model.predict_uncertainty(X[:20])
+        np.testing.assert_allclose(uncertainty.epistemic, scale**2 * raw.epistemic, rtol=1e-9)
+        np.testing.assert_allclose(uncertainty.aleatoric, scale**2 * raw.aleatoric, rtol=1e-9)
+
+
+def test_an_over_dispersed_network_is_narrowed_and_its_intervals_cover_as_stated():
+    # Heavy dropout on a nearly noiseless target: the passes' spread is far
+    # wider than the residuals, so the raw 90% interval covers almost everything.
+    X, y = _linear(3000, seed=1, noise=0.05)
+    X_test, y_test = _linear(3000, seed=2, noise=0.05)
+    model = DropoutMLPRegressor(dropout_rate=0.5, max_iter=30, random_state=0).fit(X, y)
+    calibrated = model.predict_dist(X_test)
+    scale = model.calibration_scale_
+    model.calibration_scale_ = 1.0
+    raw = model.predict_dist(X_test)
+    print(f"scale {scale:.3f}; 90% coverage raw {interval_coverage(y_test, raw, 0.9):.3f}, "
+          f"calibrated {interval_coverage(y_test, calibrated, 0.9):.3f}")
+    assert scale < 0.8
+    assert interval_coverage(y_test, raw, 0.9) > 0.97
+    assert interval_coverage(y_test, calibrated, 0.9) == pytest.approx(0.9, abs=0.04)
+    assert negative_log_likelihood(y_test, calibrated) < negative_log_likelihood(y_test, raw)
+
+
+@pytest.mark.parametrize("estimator_class", [DropoutMLPRegressor, BayesianMLPRegressor])
+def test_small_data_holds_nothing_out(estimator_class):
+    # 10% of 150 rows is 15 < MIN_CALIBRATION_ROWS: the network trains on every
+    # row, exactly as without calibration.
+    X, y = _linear(150, seed=3)
+    assert np.ceil(0.1 * len(X)) < MIN_CALIBRATION_ROWS
+    on = estimator_class(max_iter=3, random_state=0).fit(X, y)
+    off = estimator_class(max_iter=3, random_state=0, calibrate_scale=False).fit(X, y)
+    assert on.calibration_scale_ == off.calibration_scale_ == 1.0
+    np.testing.assert_array_equal(on.predict(X), off.predict(X))
+
+
+def test_without_early_stopping_the_calibration_rows_are_held_out_of_training():
+    X, y = _linear(400, seed=4)
+    on = DropoutMLPRegressor(max_iter=3, random_state=0).fit(X, y)
+    off = DropoutMLPRegressor(max_iter=3, random_state=0, calibrate_scale=False).fit(X, y)
+    # 360 training rows in minibatches of 32 against 400: fewer steps per epoch.
+    assert on.calibration_scale_ != 1.0 and off.calibration_scale_ == 1.0
+    assert not np.array_equal(on.loss_curve_, off.loss_curve_)
+
+
+def test_early_stopping_without_calibration_keeps_the_scale_one():
+    X, y = _linear(400, seed=5)
+    model = MixtureDensityRegressor(max_iter=5, calibrate_scale=False, random_state=0).fit(X, y)
+    assert model.calibration_scale_ == 1.0 and len(model.validation_scores_) == 5
+
+
+def test_partial_fit_resets_the_scale_and_a_later_fit_calibrates_again():
+    X, y = _linear(400, seed=6)
+    model = DropoutMLPRegressor(max_iter=3, random_state=0).fit(X, y)
+    assert model.calibration_scale_ != 1.0
+    assert model.partial_fit(X, y).calibration_scale_ == 1.0
+    assert model.fit(X, y).calibration_scale_ != 1.0
+
+
+def test_vector_targets_get_one_factor():
+    X, y = _linear(400, seed=7)
+    Y = np.c_[y, y + 0.3 * np.random.default_rng(0).normal(size=len(y))]
+    model = DropoutMLPRegressor(dropout_rate=0.5, max_iter=5, random_state=0).fit(X, Y)
+    scale = model.calibration_scale_
+    assert scale != 1.0
+    std = model.predict(X[:5], return_std=True)[1]
+    model.calibration_scale_ = 1.0
+    np.testing.assert_allclose(std, scale * model.predict(X[:5], return_std=True)[1], rtol=1e-9)
+
+
+def test_ensemble_calibrates_its_own_mixture_by_its_members_parameter():
+    X, y = _linear(400, seed=8)
+    member = MixtureDensityRegressor(n_components=2, max_iter=5)
+    ensemble = DeepEnsembleRegressor(member, n_estimators=3, random_state=0).fit(X, y)
+    assert ensemble.calibrate_scale is True and ensemble.calibration_scale_ != 1.0
+    off = DeepEnsembleRegressor(member.set_params(calibrate_scale=False), n_estimators=3,
+                                random_state=0).fit(X, y)
+    assert off.calibration_scale_ == 1.0
+    # The same members either way (early stopping holds out the same rows).
+    np.testing.assert_allclose(ensemble.predict(X), off.predict(X), rtol=1e-10)
+
+
+def test_bad_calibrate_scale_is_refused():
+    X, y = _linear(100, seed=9)
+    with pytest.raises(ValueError, match="calibrate_scale"):
+        DropoutMLPRegressor(calibrate_scale="yes").fit(X, y)
