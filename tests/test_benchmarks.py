@@ -26,6 +26,7 @@ learning_rate = importlib.import_module("learning_rate")
 threads = importlib.import_module("threads")
 defaults = importlib.import_module("defaults")
 ngboost_defaults = importlib.import_module("ngboost_defaults")
+fit_times = importlib.import_module("fit_times")
 
 PUBLISHED_TABLE = """\
 # UCI
@@ -341,3 +342,21 @@ def test_ngboost_main_writes_split_major_and_resumes(uci_dir, tmp_path, monkeypa
     assert len(saved["records"]) == 4 and len(saved["meta"]["runs"]) == 2
     assert all("loadavg_start" in run and "loadavg_end" in run for run in saved["meta"]["runs"])
     assert "| yacht | 2 | 1.000 ± 0.000 |" in capsys.readouterr().out
+
+
+def test_fit_times_interleave_take_the_best_round_and_divide_by_ngboost(monkeypatch, capsys):
+    calls = []
+    # Round 0 is slow for everyone; NGBoost takes 10 s, the mixture network 2 s.
+    seconds = {"NGBRegressor": 10.0, "MixtureDensityRegressor": 2.0, "DropoutMLPRegressor": 4.0}
+
+    def fake_fit_seconds(estimator, name, split, data_dir, ngboost_python):
+        calls.append(estimator)
+        return seconds[estimator] * (3.0 if len(calls) <= 3 else 1.0)
+
+    monkeypatch.setattr(fit_times, "fit_seconds", fake_fit_seconds)
+    fit_times.main(["--ngboost-python", "unused", "--datasets", "yacht", "--rounds", "2",
+                    "--estimators", "mdn", "dropout"])
+    # The order rotates by one estimator per round.
+    assert calls == ["NGBRegressor", "MixtureDensityRegressor", "DropoutMLPRegressor",
+                     "MixtureDensityRegressor", "DropoutMLPRegressor", "NGBRegressor"]
+    assert "| yacht | 10.00 | 2.00 | 0.20x | 4.00 | 0.40x |" in capsys.readouterr().out
