@@ -305,6 +305,8 @@ def _set(section, name, value):
     (MixtureDensityRegressor, _set("fitted", "n_iter_", -1), r"n_iter_=-1 .* \[0, inf\]"),
     (MixtureDensityRegressor, _set("fitted", "best_loss_", None), "best_loss_=None"),
     (MixtureDensityRegressor, _set("fitted", "_prediction_seed", -1), "_prediction_seed=-1"),
+    (MixtureDensityRegressor, _set("fitted", "calibration_scale_", -1.0), "calibration_scale_"),
+    (MixtureDensityRegressor, _set("fitted", "calibration_scale_", "1"), "calibration_scale_"),
     (MixtureDensityRegressor, _set("fitted", "_prediction_seed", 2**40), "_prediction_seed="),
     (MixtureDensityRegressor, _set("fitted", "feature_names_in_",
                                    {"__ndarray__": ["a", "b"], "dtype": "str"}),
@@ -332,6 +334,12 @@ def _set(section, name, value):
 def test_invalid_fitted_attributes_are_refused(saved, tmp_path, estimator_class, edit, match):
     path = _tampered(saved[estimator_class], tmp_path / "x", edit)
     _refused(path, match)
+
+
+def test_file_written_before_the_scale_factor_loads_with_factor_one(saved, tmp_path):
+    path = _tampered(saved[MixtureDensityRegressor], tmp_path / "x",
+                     lambda m: m["fitted"].pop("calibration_scale_"))
+    assert skprob.load(path).calibration_scale_ == 1.0
 
 
 def test_missing_and_unknown_fitted_attributes_are_refused(saved, tmp_path):

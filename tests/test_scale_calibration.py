@@ -1,8 +1,11 @@
 """Tests of the predictive scale factor (``calibrate_scale``, skprob._scale_calibration)."""
 
+import pickle
+
 import numpy as np
 import pytest
 
+import skprob
 from skprob import (
     BayesianMLPRegressor,
     DeepEnsembleRegressor,
@@ -197,3 +200,14 @@ def test_bad_calibrate_scale_is_refused():
     X, y = _linear(100, seed=9)
     with pytest.raises(ValueError, match="calibrate_scale"):
         DropoutMLPRegressor(calibrate_scale="yes").fit(X, y)
+
+
+def test_the_factor_survives_save_load_and_pickle(tmp_path):
+    X, y = _linear(400, seed=10)
+    model = DropoutMLPRegressor(max_iter=3, n_mc_samples=10, random_state=0).fit(X, y)
+    assert model.calibration_scale_ != 1.0
+    skprob.save(model, tmp_path / "model.skprob")
+    for loaded in (skprob.load(tmp_path / "model.skprob"), pickle.loads(pickle.dumps(model))):
+        assert loaded.calibration_scale_ == model.calibration_scale_
+        np.testing.assert_array_equal(loaded.predict(X, return_std=True)[1],
+                                      model.predict(X, return_std=True)[1])
