@@ -72,23 +72,8 @@ def widen(dist, scale, min_scale=0.0):
 def scaled_nll(dist, y, log_scale, sample_weight=None, min_scale=0.0):
     """Weighted mean NLL of ``y`` under ``widen(dist, exp(log_scale), min_scale)``.
 
-    Parameters
-    ----------
-    dist : GaussianMixture or MultivariateGaussianMixture
-        Predictive distributions, one per row of ``y``.
-    y : ndarray of shape (n,) or (n, d)
-        Observed targets.
-    log_scale : float
-        Logarithm of the factor ``s``.
-    sample_weight : ndarray of shape (n,), default=None
-        Non-negative weights of the rows.
-    min_scale : float, default=0.0
-        Floor of the widened scales, as in :func:`widen`.
-
-    Returns
-    -------
-    nll : float
-        The weighted mean negative log-likelihood; ``inf`` where it is not finite.
+    The objective of :func:`fit_scale` (same arguments, the factor as its
+    logarithm); ``inf`` where it is not finite.
     """
     log_density = widen(dist, np.exp(log_scale), min_scale).logpdf(y)
     weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight)
