@@ -97,8 +97,11 @@ CALIBRATION_PARAMETERS = """\
         mean by one factor ``s`` (``calibration_scale_``) that maximises the
         likelihood of the validation split: ``validation_fraction`` of the rows,
         held out of training even without ``early_stopping``, when it holds at
-        least 20 rows (else ``s = 1`` and no row is held out). The mean is
-        unchanged; standard deviations, interval half-widths and both parts of
+        least 20 rows (else ``s = 1`` and no row is held out). A factor below 1
+        is kept only as far as up to 2,000 training rows also support it (a
+        small validation split can miss the rare gross errors that make a
+        narrower distribution costly). The mean is unchanged; standard
+        deviations, interval half-widths and both parts of
         ``predict_uncertainty`` are multiplied by ``s``. ``partial_fit`` has no
         held-out rows and resets ``s`` to 1. See the user guide, *Calibration*.
 """

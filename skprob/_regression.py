@@ -10,7 +10,12 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
 from skprob._chunks import map_row_chunks, sample_row_chunks
-from skprob._scale_calibration import MIN_CALIBRATION_ROWS, fit_scale, widen
+from skprob._scale_calibration import (
+    MAX_TRAINING_CHECK_ROWS,
+    MIN_CALIBRATION_ROWS,
+    fit_scale,
+    widen,
+)
 from skprob._state import all_or_nothing
 from skprob._targets import target_location_scale, target_resolution, warn_if_discrete_target
 from skprob._torch.modules import MIN_SCALE
@@ -73,12 +78,30 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         self.calibration_scale_ = 1.0
         if validation_idx is None or not self._holds_out_calibration_rows(len(X)):
             return
-        params = self._predict_params(X[validation_idx], validated=True)
-        dist = self._distribution_from_params(params)
-        self.calibration_scale_ = fit_scale(
-            dist,
-            y_encoded[validation_idx].astype(np.float64),
-            sample_weight[validation_idx],
+        scale = self._fitted_scale(X, y_encoded, sample_weight, validation_idx)
+        if scale < 1.0:
+            # Narrowing only as far as the training rows allow too. A few
+            # hundred validation rows can miss the rare gross errors of
+            # contaminated data, whose NLL grows as 1 / s**2; the training rows,
+            # nine times as many, rarely do (3% outliers: 0.30 from 100
+            # validation rows, test NLL 3.7 -> 26, where the training rows ask
+            # for no narrowing). Where the spread is too wide by construction
+            # (the Monte Carlo networks) both ask for about the same factor.
+            training_idx = np.setdiff1d(np.arange(len(X)), validation_idx)
+            if len(training_idx) > MAX_TRAINING_CHECK_ROWS:
+                rng = np.random.RandomState(self._prediction_seed)
+                training_idx = np.sort(
+                    rng.choice(training_idx, MAX_TRAINING_CHECK_ROWS, replace=False)
+                )
+            training = self._fitted_scale(X, y_encoded, sample_weight, training_idx)
+            scale = min(1.0, max(scale, training))
+        self.calibration_scale_ = scale
+
+    def _fitted_scale(self, X, y_encoded, sample_weight, idx):
+        """The factor that maximises the likelihood of the rows ``idx`` (see ``fit_scale``)."""
+        dist = self._distribution_from_params(self._predict_params(X[idx], validated=True))
+        return fit_scale(
+            dist, y_encoded[idx].astype(np.float64), sample_weight[idx],
             min_scale=self._min_scale(),
         )
 

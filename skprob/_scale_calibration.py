@@ -21,7 +21,8 @@ scale by ``s``, except that no scale goes below the network's floor (one
 rounding cell of a tied target, ``_regression.py``): a factor below 1 must
 not turn components back into spikes on the tied values. The factor
 maximises the likelihood of the rows held out of training (the validation
-split), a one-dimensional search.
+split), a one-dimensional search; the regressors keep a factor below 1 only
+as far as their training rows also support it (``_regression.py``).
 """
 
 import numpy as np
@@ -31,6 +32,8 @@ from skprob.distributions import GaussianMixture, MultivariateGaussianMixture
 
 # Fewer held-out rows than this give too noisy a factor: the scale stays 1.
 MIN_CALIBRATION_ROWS = 20
+# A factor below 1 must be supported by (at most this many) training rows too.
+MAX_TRAINING_CHECK_ROWS = 2000
 # The search interval of the factor; the bounds are never the answer on data
 # seen so far (0.2 to 1.4 on the UCI sets).
 SCALE_BOUNDS = (1e-2, 1e2)
