@@ -219,8 +219,6 @@ def test_narrowing_needs_the_training_rows_to_agree():
     # moved out of the validation rows on purpose, the factor fitted on them
     # alone would narrow; the training rows, which hold all the outliers,
     # keep the factor at or above theirs.
-    from skprob._scale_calibration import fit_scale as fit
-
     rng = np.random.default_rng(11)
     n = 1000
     X = rng.normal(size=(n, 3))
@@ -228,18 +226,14 @@ def test_narrowing_needs_the_training_rows_to_agree():
     outliers = rng.random(n) < 0.03
     y[outliers] += rng.normal(0, 20, outliers.sum())
     model = DropoutMLPRegressor(max_iter=20, random_state=0)
-    train_idx, val_idx = model._validation_split(y, 0)
+    _, val_idx = model._validation_split(y, 0)
     clean_val = val_idx[~outliers[val_idx]]
     model.fit(X, y)
-    z = (y - model._y_mean) / model._y_scale
+    z, weights = ((y - model._y_mean) / model._y_scale).astype(np.float32), np.ones(n)
 
-    def factor(idx):
-        dist = model._distribution_from_params(model._predict_params(X[idx], validated=True))
-        return fit(dist, z[idx], min_scale=model._min_scale())
-
-    alone = factor(clean_val)
-    model._calibrate(X, z.astype(np.float32), np.ones(n), clean_val)
-    training = factor(np.setdiff1d(np.arange(n), clean_val))
+    alone = model._fitted_scale(X, z, weights, clean_val)
+    model._calibrate(X, z, weights, clean_val)
+    training = model._fitted_scale(X, z, weights, np.setdiff1d(np.arange(n), clean_val))
     print(f"clean validation rows alone {alone:.2f}, training rows {training:.2f}, "
           f"factor {model.calibration_scale_:.2f}")
     assert alone < training
