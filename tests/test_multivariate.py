@@ -175,13 +175,16 @@ def test_make_correlated_outputs_has_the_documented_ar1_correlation():
 _REFERENCE_1D = {
     # Predictions of the code before vector targets existed, same seed and settings.
     # The MDN's numbers were re-recorded when its head moved to a component-major
-    # layout (float32 rounding in training; the old ones differ by < 4e-10).
+    # layout (float32 rounding in training; the old ones differ by < 4e-10), the
+    # Bayesian network's when its posterior stds started at 1e-4 instead of 1e-3.
+    # Compared to 1e-5: float32 training rounds differently on other CPUs and
+    # library builds (up to 2e-7 seen between two machines of the same kind).
     MixtureDensityRegressor: ([1.1582672560374663, 1.4109057661853015, 1.287276666812732],
                               [-1.9198982216159468, -2.6764334799093743, -1.7025509279434785]),
     DropoutMLPRegressor: ([0.3539985594252592, 0.27696677345083115, 0.3201967102649458],
                           [-2.535396088804604, -1.8431836447008498, -2.404516659694603]),
-    BayesianMLPRegressor: ([0.2930402178518046, 0.2615743334310855, 0.2731126037925021],
-                           [-2.607218075363912, -1.843768901709335, -2.446480927678676]),
+    BayesianMLPRegressor: ([0.29379753160985556, 0.26220033413557414, 0.27372559664074264],
+                           [-2.604953113075232, -1.8443886034690142, -2.4445410847936646]),
 }
 
 
@@ -199,8 +202,8 @@ def test_scalar_targets_give_the_numbers_they_gave_before(cls):
     # Recorded before calibrate_scale existed: every row trains, the scale is 1.
     model = _tiny(cls, calibrate_scale=False).fit(X, y)
     mean, logpdf = _REFERENCE_1D[cls]
-    np.testing.assert_allclose(model.predict(X[:3]), mean, rtol=1e-12)
-    np.testing.assert_allclose(model.predict_dist(X[:3]).logpdf(y[:3]), logpdf, rtol=1e-12)
+    np.testing.assert_allclose(model.predict(X[:3]), mean, rtol=1e-5)
+    np.testing.assert_allclose(model.predict_dist(X[:3]).logpdf(y[:3]), logpdf, rtol=1e-5)
     assert model.n_outputs_ == 1
     with pytest.warns(DataConversionWarning):
         column = _tiny(cls, calibrate_scale=False).fit(X, y[:, None])

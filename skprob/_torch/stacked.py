@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from skprob._torch.modules import (
+    INIT_POSTERIOR_STD,
     BayesianLinear,
     GaussianHead,
     MCDropout,
@@ -76,7 +77,7 @@ class StackedBayesianLinear(BayesianLinear):
     every parameter, hence over the members: the sum of the members' KLs.
     """
 
-    def __init__(self, n_members, n_in, n_out, prior_std, init_std=1e-3):
+    def __init__(self, n_members, n_in, n_out, prior_std, init_std=INIT_POSTERIOR_STD):
         nn.Module.__init__(self)
         self.n_members = n_members
         self.prior_std, self.init_std = prior_std, init_std
