@@ -164,34 +164,39 @@ class GradientSpikeGuard:
         grads = [p.grad for p in self.parameters if p.grad is not None]
         if not grads:
             return
-        # The running level is a few numbers: kept in numpy, the bookkeeping
-        # costs ~10 us a step where a dozen tiny tensor kernels cost ~100 us
-        # (a fifth of a small dropout network's step). The gradients are only
-        # touched on a spike.
+        # The running levels are one float per member, kept in Python: a dozen
+        # tiny tensor kernels for them cost ~25 us a step, several percent of a
+        # small network's step. The gradients are only touched on a spike.
         with torch.no_grad():
-            norm = self._norms(grads).double().cpu().numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_norm = np.log(np.maximum(norm, 1e-30))
-            if self.log_level is None:
-                self.log_level = np.full(norm.shape, np.nan)
-            # The first nonzero norm sets the level; a zero gradient (a minibatch
-            # of zero sample weights, a stopped member) neither sets nor moves it.
-            level = np.where(np.isnan(self.log_level), log_norm, self.log_level)
-            bound = level + self.log_factor
-            # NaN for a non-finite gradient, which then spreads to the weights
-            # and stops the fit as diverged.
-            scale = np.exp(-np.maximum(log_norm - bound, 0.0))
-            moved = level + self.memory * (np.minimum(log_norm, bound) - level)
-            self.log_level = np.where(norm > 0, moved, self.log_level)
-        if not (scale == 1.0).all():
-            self._scale(grads, scale)
+            norms = self._norms(grads).reshape(-1).tolist()
+        if self.log_level is None:
+            self.log_level = [math.nan] * len(norms)
+        scales = [self._member_scale(member, norm) for member, norm in enumerate(norms)]
+        if any(scale != 1.0 for scale in scales):
+            self._scale(grads, scales)
 
-    def _scale(self, grads, scale):
+    def _member_scale(self, member, norm):
+        """The factor for one member's gradient of norm ``norm``; moves its level."""
+        if not math.isfinite(norm):
+            return math.nan  # spreads to the weights: the fit stops as diverged
+        if norm == 0.0:
+            # A zero gradient (a minibatch of zero sample weights, a stopped
+            # member) neither sets nor moves the level.
+            return 1.0
+        log_norm = math.log(norm)
+        level = self.log_level[member]
+        if math.isnan(level):  # the first nonzero norm sets the level
+            level = log_norm
+        bound = level + self.log_factor
+        self.log_level[member] = level + self.memory * (min(log_norm, bound) - level)
+        return math.exp(min(bound - log_norm, 0.0))
+
+    def _scale(self, grads, scales):
         with torch.no_grad():
             if self.n_members is None:
-                torch._foreach_mul_(grads, float(scale))
+                torch._foreach_mul_(grads, scales[0])
                 return
-            factors = torch.as_tensor(scale, dtype=grads[0].dtype, device=grads[0].device)
+            factors = torch.tensor(scales, dtype=grads[0].dtype, device=grads[0].device)
             for g in grads:
                 g.mul_(factors.reshape(self.n_members, *(1,) * (g.ndim - 1)))
 
