@@ -97,7 +97,9 @@ CALIBRATION_PARAMETERS = """\
         mean by one factor ``s`` (``calibration_scale_``) that maximises the
         likelihood of the validation split: ``validation_fraction`` of the rows,
         held out of training even without ``early_stopping``, when it holds at
-        least 20 rows (else ``s = 1`` and no row is held out). A factor below 1
+        least 20 rows (else ``s = 1`` and no row is held out). With
+        ``early_stopping`` on fewer than 2,000 rows, a second split of the same
+        size, not the rows that chose the stopping epoch. A factor below 1
         is kept only as far as up to 2,000 training rows also support it (a
         small validation split can miss the rare gross errors that make a
         narrower distribution costly). The mean is unchanged; standard

@@ -192,8 +192,58 @@ def test_ensemble_calibrates_its_own_mixture_by_its_members_parameter():
     off = DeepEnsembleRegressor(member.set_params(calibrate_scale=False), n_estimators=3,
                                 random_state=0).fit(X, y)
     assert off.calibration_scale_ == 1.0
-    # The same members either way (early stopping holds out the same rows).
-    np.testing.assert_allclose(ensemble.predict(X), off.predict(X), rtol=1e-10)
+
+
+def _rows_of_one_fit(monkeypatch, model, X, y):
+    """The rows ``model.fit`` trains on, stops on and calibrates on (as sets of X rows)."""
+    seen = {}
+    train = skprob._base.train
+
+    def spy_train(network, X_t, y_t, w_t, config, *, validation=None, **kwargs):
+        seen["train"] = X_t.numpy()
+        seen["stop"] = None if validation is None else validation[0].numpy()
+        return train(network, X_t, y_t, w_t, config, validation=validation, **kwargs)
+
+    calibrate = type(model)._calibrate
+
+    def spy_calibrate(self, X_, y_encoded, sample_weight, idx):
+        seen["calibrate"] = None if idx is None else X_[idx].astype(np.float32)
+        return calibrate(self, X_, y_encoded, sample_weight, idx)
+
+    monkeypatch.setattr(skprob._base, "train", spy_train)
+    monkeypatch.setattr(type(model), "_calibrate", spy_calibrate)
+    model.fit(X, y)
+    return {key: None if rows is None else {tuple(r) for r in rows} for key, rows in seen.items()}
+
+
+def test_with_early_stopping_the_factor_gets_its_own_rows(monkeypatch):
+    # The rows that chose the stopping epoch are optimistic about it: the
+    # factor is fitted on a second split of the same size.
+    X, y = _linear(400, seed=10)
+    X = X.astype(np.float32)
+    model = MixtureDensityRegressor(max_iter=3, early_stopping=True, random_state=0)
+    rows = _rows_of_one_fit(monkeypatch, model, X, y)
+    assert len(rows["stop"]) == len(rows["calibrate"]) == 40
+    assert len(rows["train"]) == 320
+    assert not rows["calibrate"] & rows["stop"]
+    assert not rows["calibrate"] & rows["train"] and not rows["stop"] & rows["train"]
+
+
+@pytest.mark.parametrize("params, n_train", [
+    ({"early_stopping": False}, 360),  # calibration alone: one split
+    ({"early_stopping": True, "calibrate_scale": False}, 360),  # stopping alone: one split
+    ({"early_stopping": True, "validation_fraction": 0.4}, 240),  # no room for a second split
+    ({"early_stopping": True, "n_rows": 2000}, 1800),  # large data: the stopping rows
+])
+def test_one_split_where_a_second_is_not_needed_or_does_not_fit(monkeypatch, params, n_train):
+    params = dict(params)
+    X, y = _linear(params.pop("n_rows", 400), seed=10)
+    X = X.astype(np.float32)
+    model = MixtureDensityRegressor(max_iter=1, random_state=0, **params)
+    rows = _rows_of_one_fit(monkeypatch, model, X, y)
+    assert len(rows["train"]) == n_train
+    if params.get("calibrate_scale", True) and params["early_stopping"]:
+        assert rows["calibrate"] == rows["stop"]
 
 
 def test_bad_calibrate_scale_is_refused():
