@@ -327,8 +327,10 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         either holds (``validation_fraction`` above 1/3).
         """
         train_idx = np.arange(len(X))
-        calibrates = not incremental and self._holds_out_calibration_rows(len(X))
-        if incremental or not (self.early_stopping or calibrates):
+        if incremental:
+            return train_idx, None, None
+        calibrates = self._holds_out_calibration_rows(len(X))
+        if not (self.early_stopping or calibrates):
             return train_idx, None, None
         train_idx, val_idx = self._validation_split(y, seed)
         if not self.early_stopping:
