@@ -11,6 +11,7 @@ mixins of ``_regression.py`` and ``_classification.py``; the checks and
 statistics of y they use are in ``_targets.py``.
 """
 
+import math
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -63,9 +64,17 @@ def check_float32_range(X):
 _SMALL_DATA_ROWS = 2000
 
 
-def auto_batch_size(n_samples):
-    """The minibatch size of ``batch_size="auto"`` for ``n_samples`` training rows."""
-    return 32 if n_samples < _SMALL_DATA_ROWS else min(200, n_samples)
+def auto_batch_size(n_samples, max_iter=None, step_budget=None):
+    """The minibatch size of ``batch_size="auto"`` for ``n_samples`` training rows.
+
+    32 below ``_SMALL_DATA_ROWS`` rows, ``min(200, n_samples)`` above. With a
+    ``step_budget`` (optimiser steps over ``max_iter`` epochs), small data sets
+    take the smallest minibatch between 32 and 200 that keeps the fit within
+    it: ``ceil(n_samples * max_iter / step_budget)``.
+    """
+    if step_budget is None or n_samples >= _SMALL_DATA_ROWS:
+        return 32 if n_samples < _SMALL_DATA_ROWS else min(200, n_samples)
+    return min(max(32, math.ceil(n_samples * max_iter / step_budget)), 200)
 
 
 def activations_per_layer(activation, hidden_layer_sizes):
@@ -96,6 +105,10 @@ def hidden_layers(hidden_layer_sizes):
 
 class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
     """Base class of every skprob network estimator. Not for direct use."""
+
+    # Optimiser steps of a default fit below _SMALL_DATA_ROWS rows ("auto"
+    # minibatches grow past 32 to stay within it); None: 32 rows, any number.
+    _auto_step_budget = None
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -236,7 +249,11 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         return False
 
     def _training_config(self, n_samples, max_iter, schedule):
-        batch_size = auto_batch_size(n_samples) if self.batch_size == "auto" else self.batch_size
+        batch_size = (
+            auto_batch_size(n_samples, self.max_iter, self._auto_step_budget)
+            if self.batch_size == "auto"
+            else self.batch_size
+        )
         return TrainingConfig(
             max_iter=max_iter,
             batch_size=batch_size,

@@ -111,6 +111,10 @@ class BayesianMLPRegressor(
     -----
     ``alpha`` defaults to 0 here: the prior already regularises the weights.
     Early stopping monitors the NLL of the posterior-mean network.
+    ``batch_size="auto"`` below 2,000 training rows means
+    ``ceil(n_samples * max_iter / 2000)`` rows between 32 and 200, i.e. a
+    budget of about 2,000 optimiser steps: how far the posterior opens depends
+    on the number of steps, and more steps cost time without a better fit.
 
     {vector_target_notes}
 
@@ -132,6 +136,14 @@ class BayesianMLPRegressor(
     """
 
     _multi_output = True
+
+    # Fewer, larger minibatches than 32 rows on small data: the default fit is
+    # about twice as fast on 1,000-2,000 rows, its test NLL no worse on the
+    # small UCI sets, and the posterior still opens within the budget (the
+    # epistemic ratio of the gap problem falls fast below ~2,000 steps). The
+    # classifier keeps 32 (digits: log loss 0.086 -> 0.101 with the budget).
+    # See "Training budget" in the user guide.
+    _auto_step_budget = 2000
 
     _parameter_constraints: dict = {
         **_BaseBayesianMLP._parameter_constraints,

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.base import clone
+from sklearn.base import clone, is_regressor
 
 from skprob import (
     BayesianMLPClassifier,
@@ -15,7 +15,7 @@ from skprob import (
     DropoutMLPRegressor,
     MixtureDensityRegressor,
 )
-from skprob._base import resolve_device
+from skprob._base import auto_batch_size, resolve_device
 from skprob.exceptions import DiscreteTargetWarning
 
 REGRESSORS = [MixtureDensityRegressor, DropoutMLPRegressor, BayesianMLPRegressor]
@@ -157,6 +157,38 @@ def test_bad_parameters_name_the_parameter(estimator_class):
                           ({"validation_fraction": 1.5}, "validation_fraction")]:
         with pytest.raises(ValueError, match=match):
             _make(estimator_class).set_params(**params).fit(X, y)
+
+
+def test_auto_batch_size_with_and_without_a_step_budget():
+    assert [auto_batch_size(n) for n in (10, 300, 1999, 2000, 50_000)] == [32, 32, 32, 200, 200]
+    # A budget of 2,000 steps over 200 epochs: n / 10 rows, between 32 and 200.
+    budget = {"max_iter": 200, "step_budget": 2000}
+    assert [auto_batch_size(n, **budget) for n in (10, 300, 691, 1000, 1999, 50_000)] == [
+        32, 32, 70, 100, 200, 200,
+    ]
+    assert auto_batch_size(1000, max_iter=50, step_budget=2000) == 32
+
+
+@pytest.mark.parametrize("estimator_class", [BayesianMLPRegressor, BayesianMLPClassifier])
+def test_auto_batch_follows_a_step_budget(estimator_class):
+    # The documented budgets: the variational regressor's, none for the classifier.
+    expected = 2000 if estimator_class is BayesianMLPRegressor else None
+    assert estimator_class._auto_step_budget == expected
+    X, y = _data(estimator_class, n=600)
+    regressor = is_regressor(estimator_class())
+    # Without the scale factor's held-out rows, the fit trains on all 600 rows.
+    params = {"calibrate_scale": False} if regressor else {}
+
+    def fit(batch_size, budget=None):
+        model = _make(estimator_class, batch_size=batch_size, **params)
+        if budget is not None:  # a small budget, so that two epochs exceed it
+            model._auto_step_budget = budget
+        model.fit(X, y)
+        return model.predict(X) if regressor else model.predict_proba(X)
+
+    auto = fit("auto", budget=20)  # ceil(600 * 2 / 20) = 60 rows per minibatch
+    np.testing.assert_array_equal(auto, fit(60))
+    assert not np.array_equal(auto, fit(32))
 
 
 def test_device_resolution():
