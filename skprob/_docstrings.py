@@ -28,8 +28,9 @@ TRAINING_PARAMETERS = """\
         Minibatch size; "auto" means 32 below 2,000 training rows (so that a
         small data set gets enough optimiser steps per epoch) and
         ``min(200, n_samples)`` above, as in scikit-learn's MLP
-        (:class:`~skprob.BayesianMLPRegressor` takes more rows below 2,000:
-        see its Notes).
+        (:class:`~skprob.BayesianMLPRegressor` and
+        :class:`~skprob.DropoutMLPRegressor` take more rows below 2,000: see
+        their Notes).
     learning_rate : {"cosine", "constant"}, default=SIGNATURE
         Learning-rate schedule of Adam. "cosine" anneals the rate from
         ``learning_rate_init`` to zero over ``max_iter`` epochs, which removes

@@ -169,15 +169,18 @@ def test_auto_batch_size_with_and_without_a_step_budget():
     assert auto_batch_size(1000, max_iter=50, step_budget=2000) == 32
 
 
-@pytest.mark.parametrize("estimator_class", [BayesianMLPRegressor, BayesianMLPClassifier])
+# The documented step budgets of batch_size="auto"; the others have none.
+STEP_BUDGETS = {BayesianMLPRegressor: 2000, DropoutMLPRegressor: 4000}
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
 def test_auto_batch_follows_a_step_budget(estimator_class):
-    # The documented budgets: the variational regressor's, none for the classifier.
-    expected = 2000 if estimator_class is BayesianMLPRegressor else None
-    assert estimator_class._auto_step_budget == expected
+    assert estimator_class._auto_step_budget == STEP_BUDGETS.get(estimator_class)
     X, y = _data(estimator_class, n=600)
     regressor = is_regressor(estimator_class())
-    # Without the scale factor's held-out rows, the fit trains on all 600 rows.
-    params = {"calibrate_scale": False} if regressor else {}
+    # Without held-out rows (early stopping, the scale factor) the fit trains
+    # on all 600 rows.
+    params = {"early_stopping": False, **({"calibrate_scale": False} if regressor else {})}
 
     def fit(batch_size, budget=None):
         model = _make(estimator_class, batch_size=batch_size, **params)
