@@ -72,8 +72,10 @@ def auto_batch_size(n_samples, max_iter=None, step_budget=None):
     take the smallest minibatch between 32 and 200 that keeps the fit within
     it: ``ceil(n_samples * max_iter / step_budget)``.
     """
-    if step_budget is None or n_samples >= _SMALL_DATA_ROWS:
-        return 32 if n_samples < _SMALL_DATA_ROWS else min(200, n_samples)
+    if n_samples >= _SMALL_DATA_ROWS:
+        return min(200, n_samples)
+    if step_budget is None:
+        return 32
     return min(max(32, math.ceil(n_samples * max_iter / step_budget)), 200)
 
 
@@ -249,6 +251,8 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         return False
 
     def _training_config(self, n_samples, max_iter, schedule):
+        # The budget counts a whole fit's epochs, so partial_fit (one epoch a
+        # call) takes the same minibatches as fit.
         batch_size = (
             auto_batch_size(n_samples, self.max_iter, self._auto_step_budget)
             if self.batch_size == "auto"
