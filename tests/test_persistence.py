@@ -3,6 +3,8 @@ import json
 import os
 import pickle
 import resource
+import subprocess
+import sys
 import time
 import zipfile
 
@@ -730,3 +732,24 @@ def test_calibration_map_declaring_more_values_than_the_file_is_refused(saved_ca
     error = _refused(tmp_path / "x", "refused")
     assert time.perf_counter() - start < 1.0
     assert _rss_bytes() - peak < 64 * 2**20, error
+
+
+def test_skops_is_imported_only_to_save_or_load_a_composite(tmp_path):
+    # ``import skprob`` must not pay for skops (about a second); saving a
+    # pipeline then imports it and still works in the same process.
+    code = (
+        "import sys\n"
+        "import skprob\n"
+        "assert 'skops' not in sys.modules, 'import skprob imported skops'\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "from sklearn.preprocessing import StandardScaler\n"
+        "import numpy as np\n"
+        "X = np.linspace(-1, 1, 40)[:, None]\n"
+        "model = make_pipeline(StandardScaler(), skprob.MixtureDensityRegressor(\n"
+        "    n_components=1, max_iter=2, early_stopping=False, random_state=0)).fit(X, X[:, 0])\n"
+        f"skprob.save(model, {str(tmp_path / 'model.pt')!r})\n"
+        "assert 'skops' in sys.modules\n"
+        f"loaded = skprob.load({str(tmp_path / 'model.pt')!r})\n"
+        "np.testing.assert_array_equal(loaded.predict(X), model.predict(X))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

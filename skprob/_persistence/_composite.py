@@ -29,10 +29,8 @@ import math
 from numbers import Real
 
 import numpy as np
-import skops.io
 import torch
 from sklearn.base import BaseEstimator
-from skops.io.exceptions import UNTRUSTED_TYPE_REASONS
 
 from skprob._persistence._attributes import fitted_state, owners, validate_fitted
 from skprob._persistence._network import (
@@ -86,7 +84,15 @@ _SKPROB_TYPES = {
 }
 
 
+# skops is imported where it is used, not with skprob: its import takes about a
+# second (a third of ``import skprob`` beyond torch and scikit-learn), and only
+# saving or loading a pipeline needs it; every process of a parallel search
+# would pay it otherwise.
+
+
 def _is_sklearn_estimator_class(name):
+    from skops.io.exceptions import UNTRUSTED_TYPE_REASONS
+
     module, _, attr = name.rpartition(".")
     if module.split(".")[0] != "sklearn" or name in UNTRUSTED_TYPE_REASONS:
         return False
@@ -99,6 +105,8 @@ def _is_sklearn_estimator_class(name):
 
 def trusted_types(data):
     """The explicit trust list for a skops dump, or UnsafeFileError naming what is refused."""
+    import skops.io
+
     untrusted = skops.io.get_untrusted_types(data=data)
     refused = [t for t in untrusted if t not in _SKPROB_TYPES and not
                _is_sklearn_estimator_class(t)]
@@ -184,6 +192,8 @@ class _Swapper:
 
 def composite_content(estimator):
     """The torch-file content of a pipeline or meta-estimator."""
+    import skops.io
+
     swap = _Swapper()
     data = skops.io.dumps(swap(estimator))
     try:
@@ -300,6 +310,8 @@ def _validate_estimator(estimator):
 
 def composite_from_content(content, file_size, check_zip):
     """Rebuild a pipeline or meta-estimator from the content of an untrusted file."""
+    import skops.io
+
     metadata = loads(content["metadata"])
     check_header(metadata)
     records, data = content["networks"], content["skops"]
