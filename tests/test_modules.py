@@ -15,7 +15,7 @@ from skprob._torch.modules import (
     MixtureDensityHead,
     ProbabilisticNetwork,
     build_trunk,
-    gaussian_log_prob,
+    gaussian_nll,
 )
 
 
@@ -28,11 +28,33 @@ def test_build_trunk_one_activation_per_layer():
     assert shapes == [(14, 128), (128, 128), (128, 64)]
 
 
-def test_gaussian_log_prob_matches_scipy():
+def test_gaussian_nll_matches_scipy():
     rng = np.random.default_rng(0)
     y, loc, scale = rng.normal(size=50), rng.normal(size=50), rng.uniform(0.1, 3, size=50)
-    ours = gaussian_log_prob(*(torch.as_tensor(a) for a in (y, loc, scale))).numpy()
-    np.testing.assert_allclose(ours, stats.norm.logpdf(y, loc, scale), rtol=1e-12)
+    ours = gaussian_nll(*(torch.as_tensor(a) for a in (y, loc, scale))).numpy()
+    np.testing.assert_allclose(ours, -stats.norm.logpdf(y, loc, scale), rtol=1e-12)
+
+
+@pytest.mark.parametrize("head", [
+    MixtureDensityHead(8, n_components=4),
+    GaussianHead(8),
+    GaussianHead(8, heteroscedastic=False),
+    CategoricalHead(8, n_classes=3),
+], ids=["mixture", "gaussian", "homoscedastic", "categorical"])
+@pytest.mark.parametrize("leading", [(), (3,)])
+def test_training_loss_is_the_nll_of_the_predicted_parameters(head, leading):
+    # Training calls head.loss(h, y); prediction reads head(h). Both must be
+    # the same distribution, whatever layout loss computes in.
+    torch.manual_seed(0)
+    head = head.double()
+    h = torch.randn(*leading, 30, 8, dtype=torch.float64)
+    if isinstance(head, CategoricalHead):
+        y = torch.randint(0, 3, (*leading, 30))
+    else:
+        y = torch.randn(*leading, 30, dtype=torch.float64)
+    loss = head.loss(h, y)
+    assert loss.shape == (*leading, 30)
+    torch.testing.assert_close(loss, head.nll(head(h), y), rtol=1e-12, atol=1e-12)
 
 
 def test_mixture_head_nll_matches_scipy_mixture_density():

@@ -250,10 +250,26 @@ def initialize_parameters(network, generator):
     return network
 
 
-def gaussian_log_prob(y, loc, scale):
-    """Elementwise log N(y | loc, scale), without torch.distributions overhead."""
+# The NLLs below run at every training step, forward and backward, and a small
+# network's step is mostly per-kernel overhead: each is written in as few
+# kernels (autograd nodes) as the formula allows, e.g. one addcmul for
+# log(scale) + z**2 / 2, and the constant log(2 pi) / 2 added once per row.
+
+
+def gaussian_nll(y, loc, scale):
+    """Elementwise -log N(y | loc, scale), without torch.distributions overhead."""
     z = (y - loc) / scale
-    return -0.5 * z * z - torch.log(scale) - _HALF_LOG_2PI
+    return torch.addcmul(torch.log(scale), z, z, value=0.5) + _HALF_LOG_2PI
+
+
+def mixture_nll(log_weights, means, scales, y, dim=-1):
+    """-log sum_k w_k N(y | mean_k, scale_k), the components along axis ``dim``.
+
+    ``y`` must broadcast against the component parameters (a size-1 axis at ``dim``).
+    """
+    z = (y - means) / scales
+    log_prob = torch.addcmul(log_weights - torch.log(scales), z, z, value=-0.5)
+    return _HALF_LOG_2PI - torch.logsumexp(log_prob, dim=dim)
 
 
 def positive_scale(raw, min_scale=MIN_SCALE):
@@ -261,7 +277,19 @@ def positive_scale(raw, min_scale=MIN_SCALE):
     return F.softplus(raw) + min_scale
 
 
-class MixtureDensityHead(nn.Module):
+class DistributionHead(nn.Module):
+    """Base of the heads: ``forward(h)`` gives the parameter tuple, ``nll(params, y)`` its NLL."""
+
+    def loss(self, h, y):
+        """Per-sample NLL of ``y`` straight from trunk features ``h``: ``nll(self(h), y)``.
+
+        What training calls; a head may compute it without building the
+        parameters in the layout ``forward`` returns.
+        """
+        return self.nll(self(h), y)
+
+
+class MixtureDensityHead(DistributionHead):
     """Affine map to the parameters of a K-component Gaussian mixture.
 
     ``forward`` returns ``(log_weights, means, scales)``, each ``(..., K)``.
@@ -275,27 +303,31 @@ class MixtureDensityHead(nn.Module):
         self.n_components = n_components
         self.linear = layer(n_in, 3 * n_components)
 
-    def forward(self, h):
-        # Component-major memory: each parameter a contiguous (..., K, n) block,
-        # returned as (..., n, K) views. Reductions over K then run along the
-        # rows' vectorised axis; on the interleaved (..., n, 3K) output, torch's
-        # last-axis kernels for K ~ 5 cost ~5x more, and a stacked ensemble's
-        # head math ~1.6x more (an ensemble's step is then ~15% slower).
+    def _component_major(self, h):
+        # Component-major memory: each parameter a contiguous (..., K, n) block.
+        # Reductions over K then run along the rows' vectorised axis; on the
+        # interleaved (..., n, 3K) output, torch's last-axis kernels for K ~ 5
+        # cost ~5x more, and a stacked ensemble's head math ~1.6x more (an
+        # ensemble's step is then ~15% slower).
         by_component = self.linear(h).transpose(-1, -2).contiguous()
         logits, means, raw_scales = by_component.chunk(3, dim=-2)
-        log_weights = F.log_softmax(logits, dim=-2)
-        scales = positive_scale(raw_scales, self.min_scale)
-        return tuple(t.transpose(-1, -2) for t in (log_weights, means, scales))
+        return (F.log_softmax(logits, dim=-2), means,
+                positive_scale(raw_scales, self.min_scale))
+
+    def forward(self, h):
+        return tuple(t.transpose(-1, -2) for t in self._component_major(h))
+
+    def loss(self, h, y):
+        # The (..., K, n) blocks as they are: no transposes to autograd through.
+        return mixture_nll(*self._component_major(h), y.unsqueeze(-2), dim=-2)
 
     @staticmethod
     def nll(params, y):
         """Per-sample negative log-likelihood of targets ``y`` of shape (n,)."""
-        log_weights, means, scales = params
-        log_prob = log_weights + gaussian_log_prob(y.unsqueeze(-1), means, scales)
-        return -torch.logsumexp(log_prob, dim=-1)
+        return mixture_nll(*params, y.unsqueeze(-1))
 
 
-class GaussianHead(nn.Module):
+class GaussianHead(DistributionHead):
     """Affine map to the location and scale of a Gaussian.
 
     With ``heteroscedastic=False`` the scale is one learned parameter shared by
@@ -327,7 +359,7 @@ class GaussianHead(nn.Module):
     @staticmethod
     def nll(params, y):
         loc, scale = params
-        return -gaussian_log_prob(y, loc, scale)
+        return gaussian_nll(y, loc, scale)
 
 
 def scale_tril_from_raw(raw_diagonal, raw_lower, min_scale=MIN_SCALE):
@@ -358,7 +390,7 @@ def _n_lower(n_outputs):
     return n_outputs * (n_outputs - 1) // 2
 
 
-class MultivariateMixtureDensityHead(nn.Module):
+class MultivariateMixtureDensityHead(DistributionHead):
     """Affine map to a K-component mixture of full-covariance Gaussians in ``d`` outputs.
 
     ``forward`` returns ``(log_weights, means, scale_tril)`` of shapes
@@ -391,7 +423,7 @@ class MultivariateMixtureDensityHead(nn.Module):
         return -torch.logsumexp(log_prob, dim=-1)
 
 
-class MultivariateGaussianHead(nn.Module):
+class MultivariateGaussianHead(DistributionHead):
     """Affine map to the mean and full covariance (Cholesky factor) of a Gaussian in ``d`` outputs.
 
     With ``heteroscedastic=False`` the Cholesky factor is one learned set of
@@ -431,7 +463,7 @@ class MultivariateGaussianHead(nn.Module):
         return -multivariate_gaussian_log_prob(y, loc, scale_tril)
 
 
-class CategoricalHead(nn.Module):
+class CategoricalHead(DistributionHead):
     """Affine map to class log-probabilities; ``forward`` returns ``(log_probs,)``."""
 
     def __init__(self, n_in, n_classes, *, layer=nn.Linear):
@@ -471,7 +503,7 @@ class ProbabilisticNetwork(nn.Module):
         return self.head(self.trunk(x))
 
     def nll(self, x, y):
-        return self.head.nll(self(x), y)
+        return self.head.loss(self.trunk(x), y)
 
     def stochastic_layers(self):
         """Layers with Monte Carlo ``draw``/``clear`` (dropout, Bayesian)."""

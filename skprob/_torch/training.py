@@ -381,9 +381,8 @@ def train(
     stopped = np.zeros(members, dtype=bool)
     active = None if n_members is None else torch.ones(n_members, device=X.device)
     kept = _KeptWeights(network)
-    spike_guard = GradientSpikeGuard(
-        [p for p in network.parameters() if p.requires_grad], n_members
-    )
+    trained = [p for p in network.parameters() if p.requires_grad]
+    spike_guard = GradientSpikeGuard(trained, n_members)
     start_nll = None
     network.train()
     network.set_generator(generator)
@@ -408,7 +407,10 @@ def train(
             total = nll if active is None else (nll * active).sum()
             penalty = network.penalty()
             loss = total if penalty is None else total + penalty
-            optimizer.zero_grad(set_to_none=True)
+            # What optimizer.zero_grad(set_to_none=True) does, without its
+            # wrappers (~25 us a call, a few percent of a small network's step).
+            for param in trained:
+                param.grad = None
             loss.backward()
             spike_guard()
             optimizer.step()
