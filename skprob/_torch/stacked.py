@@ -158,7 +158,7 @@ class StackedNetwork(ProbabilisticNetwork):
     def nll(self, x, y):
         if y.ndim == 1:  # the same targets for every member
             y = y.expand(self.n_members, *y.shape)
-        return self.head.loss(self.trunk(x), y)
+        return super().nll(x, y)
 
     def forward_passes(self, x, n_passes):
         """Head parameters of ``n_passes`` passes of every member over ``x`` of shape (n, d).
