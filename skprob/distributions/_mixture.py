@@ -62,13 +62,18 @@ def _mixture_logpdf(y, log_coefficients, means, stds):
     return logsumexp_inplace(terms)
 
 
+def _mixture_mean(weights, means):
+    """Mean of rows of mixtures (one pass over the components, no temporary)."""
+    return np.einsum("nk,nk->n", weights, means)
+
+
 def _mixture_spread(weights, means, stds):
     """Mean of rows of mixtures, and their variance as ``spread * unit**2``.
 
     Squared in units of each row's largest spread, so that neither the variance
     nor the standard deviation overflows (or underflows) before it has to.
     """
-    mean = np.sum(weights * means, axis=1)
+    mean = _mixture_mean(weights, means)
     with np.errstate(over="ignore"):
         deviations = means - mean[:, None]
     unit = np.maximum(np.abs(deviations).max(axis=1), stds.max(axis=1))[:, None]
@@ -200,7 +205,7 @@ class GaussianMixture(ContinuousDistribution):
         -------
         mean : ndarray of shape (n,)
         """
-        return _mixture_moments(self.weights, self.means, self.stds)[0]
+        return _mixture_mean(self.weights, self.means)
 
     def var(self):
         """Variance of each row, by the law of total variance.
