@@ -63,8 +63,13 @@ def _mixture_logpdf(y, log_coefficients, means, stds):
 
 
 def _mixture_mean(weights, means):
-    """Mean of rows of mixtures (one pass over the components, no temporary)."""
-    return np.einsum("nk,nk->n", weights, means)
+    """Mean of rows of mixtures.
+
+    Not ``einsum``: its sum over the components can differ in the last bit
+    between a row alone and the same row among others, and a row's prediction
+    must not depend on the other rows.
+    """
+    return np.sum(weights * means, axis=1)
 
 
 def _mixture_spread(weights, means, stds):
