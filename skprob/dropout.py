@@ -56,8 +56,11 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
     Parameters
     ----------
     {network_parameters}
-    dropout_rate : float, default=0.1
+    dropout_rate : float, default=0.05
         Probability of zeroing each hidden unit, in training and prediction.
+        0.05 rather than the classifier's 0.1: on the UCI sets the regressor's
+        test NLL was better on seven of eight at 0.05 (energy 1.20 to 1.01)
+        and its 90% intervals as well calibrated (user guide, :ref:`mc_dropout`).
     n_mc_samples : int, default=100
         Number of stochastic passes ``T`` at prediction. They run as one
         batched tensor computation; each pass uses one dropout mask shared by
@@ -132,7 +135,7 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
-        dropout_rate=0.1,
+        dropout_rate=0.05,
         n_mc_samples=100,
         heteroscedastic=True,
         alpha=1e-4,
