@@ -32,6 +32,7 @@ from skprob._torch.modules import ACTIVATIONS, initialize_parameters
 from skprob._torch.prediction import predict_params
 from skprob._torch.threads import intra_op_threads, largest_matmul, threads_for
 from skprob._torch.training import TrainingConfig, train
+from skprob._torch.weight_average import AVERAGING_STEPS
 from skprob.exceptions import TrainingDivergedError
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -270,6 +271,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
             verbose=bool(self.verbose),
             description=type(self).__name__,
             check_fraction=self._divergence_check_fraction,
+            averaging_steps=AVERAGING_STEPS,
         )
 
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):

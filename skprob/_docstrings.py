@@ -50,6 +50,10 @@ TRAINING_PARAMETERS = """\
         ``early_stopping``, else the training loss) that counts as an
         improvement. Without ``early_stopping`` a cosine schedule always runs
         ``max_iter`` epochs: stopping it early would leave the rate high.
+        With ``early_stopping``, ``fit`` also keeps an exponential moving
+        average of the weights over about the last 100 optimiser steps; each
+        epoch scores both the weights and their average, and the better one
+        competes for the best epoch.
     verbose : bool, default=SIGNATURE
         Show a progress bar with the training loss and validation NLL.
     warm_start : bool, default=SIGNATURE
@@ -57,7 +61,8 @@ TRAINING_PARAMETERS = """\
     early_stopping : bool, default=SIGNATURE
         Hold out ``validation_fraction`` of the data, stop when its NLL has not
         improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
-        weights of the best epoch.
+        weights of the best epoch (or their moving average, if that scored
+        better; see ``tol``).
     validation_fraction : float, default=SIGNATURE
         Fraction of the training data held out for early stopping (and, for
         regressors, for ``calibrate_scale``).

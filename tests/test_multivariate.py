@@ -190,6 +190,8 @@ _REFERENCE_1D = {
 
 def _tiny(cls, **params):
     extra = {"n_components": 3} if cls is MixtureDensityRegressor else {"n_mc_samples": 10}
+    if cls is DropoutMLPRegressor:
+        extra["dropout_rate"] = 0.1  # the default when the numbers were recorded
     alpha = 0.0 if cls is BayesianMLPRegressor else 1e-4
     return cls(hidden_layer_sizes=(16,), max_iter=5, batch_size=200, alpha=alpha,
                learning_rate_init=1e-3, early_stopping=False, random_state=0,

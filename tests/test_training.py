@@ -1,5 +1,7 @@
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -71,6 +73,41 @@ def test_early_stopping_restores_the_best_validation_epoch():
     assert len(history.validation_scores) == history.n_iter
     assert history.best_loss == min(history.validation_scores)
     assert evaluate_nll(net, Xv, yv) == pytest.approx(history.best_loss, rel=1e-6)
+
+
+def test_early_stopping_keeps_the_better_of_the_iterate_and_its_average():
+    X, y = _data(300)
+    Xv, yv = _data(100, seed=1)
+    config = _config(max_iter=40, learning_rate_init=5e-2, n_iter_no_change=100)
+    runs = {}
+    for steps in (None, 20):
+        net = _network()
+        history, _ = train(net, X, y, None, dataclasses.replace(config, averaging_steps=steps),
+                           validation=(Xv, yv, None), generator=torch.Generator().manual_seed(0))
+        runs[steps] = net, history
+    (_, plain), (averaged_net, averaged) = runs[None], runs[20]
+    # The minibatch losses are the iterates': identical with and without averaging.
+    assert averaged.loss_curve == plain.loss_curve
+    # Each epoch scores the better of the iterate (plain's score) and its average,
+    scores, plain_scores = np.array(averaged.validation_scores), np.array(plain.validation_scores)
+    assert np.all(scores <= plain_scores)
+    assert np.any(scores < plain_scores)
+    # and the weights kept are the best epoch's winner.
+    assert averaged.best_loss == min(averaged.validation_scores) <= plain.best_loss
+    assert evaluate_nll(averaged_net, Xv, yv) == pytest.approx(averaged.best_loss, rel=1e-6)
+
+
+def test_without_validation_the_fit_ends_on_its_last_iterate():
+    X, y = _data(300)
+    config = _config(max_iter=5, learning_rate="constant", n_iter_no_change=100)
+    finals = {}
+    for steps in (None, 10):
+        net = _network()
+        train(net, X, y, None, dataclasses.replace(config, averaging_steps=steps),
+              generator=torch.Generator().manual_seed(0))
+        finals[steps] = net.state_dict()
+    for key in finals[None]:
+        torch.testing.assert_close(finals[10][key], finals[None][key], rtol=0, atol=0)
 
 
 def _norm(tensors):

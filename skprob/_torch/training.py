@@ -6,7 +6,10 @@ step. The loss is the (optionally sample-weighted) mean negative
 log-likelihood plus the network's ``penalty()``; L2 regularisation is Adam's
 coupled weight decay on weight matrices only, as in scikit-learn's MLP. A
 step whose gradient norm spikes far above its recent level is scaled down
-(:class:`GradientSpikeGuard`, per member for an ensemble).
+(:class:`GradientSpikeGuard`, per member for an ensemble). With validation
+data and ``config.averaging_steps``, an exponential moving average of the
+iterates (:class:`~skprob._torch.weight_average.WeightAverage`) competes with
+them: early stopping keeps whichever of the two was better at the best epoch.
 """
 
 import copy
@@ -17,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from skprob._torch.weight_average import WeightAverage
 from skprob.exceptions import TrainingDivergedError
 
 
@@ -39,6 +43,12 @@ class TrainingConfig:
     # trigger it; 1 for classification, where labels cannot be outliers and a
     # blown-up network is confidently wrong on a few rows only.
     check_fraction: float = 1.0
+    # Optimiser steps over which WeightAverage averages the iterates, when
+    # validation data can choose between the average and the iterate; None:
+    # iterates only. Without validation a fit always ends on its last iterate:
+    # the average of a short fit lags far behind it, and a cosine schedule
+    # annealed to zero leaves little for an average to smooth.
+    averaging_steps: int | None = None
 
 
 @dataclass
@@ -327,7 +337,9 @@ def train(
     validation : tuple of (X_val, y_val, w_val) or None
         Held-out data. When given, training stops after ``n_iter_no_change``
         epochs without a validation NLL improvement larger than ``tol`` and
-        the weights of the best epoch are restored. Without it, a plateau of
+        the weights of the best epoch are restored: that epoch's iterate or,
+        with ``config.averaging_steps``, its weight average, whichever had
+        the lower validation NLL. Without it, a plateau of
         the training loss stops a constant-rate run; a cosine schedule always
         runs to ``max_iter``, because stopping it early would leave the rate
         high and the location bias the schedule is there to remove.
@@ -383,6 +395,8 @@ def train(
     kept = _KeptWeights(network)
     trained = [p for p in network.parameters() if p.requires_grad]
     spike_guard = GradientSpikeGuard(trained, n_members)
+    average = (None if config.averaging_steps is None or validation is None
+               else WeightAverage(trained, config.averaging_steps))
     start_nll = None
     network.train()
     network.set_generator(generator)
@@ -414,6 +428,8 @@ def train(
             loss.backward()
             spike_guard()
             optimizer.step()
+            if average is not None:
+                average.update()
             per_member = nll if penalty is None else nll + penalty / (n_members or 1)
             batch_losses.append(per_member.detach() * (min(stop, n) - start))
             if start_nll is None:
@@ -428,6 +444,15 @@ def train(
 
         if validation is not None:
             monitored = np.asarray(evaluate_nll(network, *validation))
+            # The iterate and its average compete: an epoch's candidate is
+            # whichever has the lower validation NLL (per member). Training
+            # goes on from the iterate.
+            average_wins = np.zeros(monitored.shape, dtype=bool)
+            if average is not None:
+                with average.swapped_in():
+                    averaged = np.asarray(evaluate_nll(network, *validation))
+                average_wins = averaged < monitored
+                monitored = np.where(average_wins, averaged, monitored)
             history.validation_scores.append(float(np.mean(monitored)))
         else:
             monitored = member_losses
@@ -438,7 +463,10 @@ def train(
         best = np.where(improved, monitored, best)
         history.best_loss = float(np.mean(best))
         if validation is not None:
-            kept.update(improved)
+            kept.update(improved & ~average_wins)
+            if (improved & average_wins).any():
+                with average.swapped_in():
+                    kept.update(improved & average_wins)
         if config.verbose:
             postfix = {"loss": f"{epoch_loss:.4f}"}
             if validation is not None:
