@@ -52,8 +52,8 @@ TRAINING_PARAMETERS = """\
         ``max_iter`` epochs: stopping it early would leave the rate high.
         With ``early_stopping``, ``fit`` also keeps an exponential moving
         average of the weights over about the last 100 optimiser steps; each
-        epoch scores both the weights and their average, and the better one
-        competes for the best epoch.
+        epoch scores both the weights and their average, and the best of all
+        is restored. When to stop follows the weights alone.
     verbose : bool, default=SIGNATURE
         Show a progress bar with the training loss and validation NLL.
     warm_start : bool, default=SIGNATURE

@@ -97,6 +97,19 @@ def test_early_stopping_keeps_the_better_of_the_iterate_and_its_average():
     assert evaluate_nll(averaged_net, Xv, yv) == pytest.approx(averaged.best_loss, rel=1e-6)
 
 
+def test_when_to_stop_follows_the_iterates_alone():
+    X, y = _data(300)
+    Xv, yv = _data(100, seed=1)
+    config = _config(max_iter=300, learning_rate_init=5e-2, n_iter_no_change=4)
+    histories = [
+        train(_network(), X, y, None, dataclasses.replace(config, averaging_steps=steps),
+              validation=(Xv, yv, None), generator=torch.Generator().manual_seed(0))[0]
+        for steps in (None, 20)
+    ]
+    assert histories[0].n_iter == histories[1].n_iter < 300
+    assert histories[1].best_loss <= histories[0].best_loss
+
+
 def test_without_validation_the_fit_ends_on_its_last_iterate():
     X, y = _data(300)
     config = _config(max_iter=5, learning_rate="constant", n_iter_no_change=100)

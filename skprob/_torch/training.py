@@ -9,7 +9,8 @@ step whose gradient norm spikes far above its recent level is scaled down
 (:class:`GradientSpikeGuard`, per member for an ensemble). With validation
 data and ``config.averaging_steps``, an exponential moving average of the
 iterates (:class:`~skprob._torch.weight_average.WeightAverage`) competes with
-them: early stopping keeps whichever of the two was better at the best epoch.
+them: early stopping keeps the best, by validation NLL, of every epoch's
+iterate and average, while when to stop follows the iterates alone.
 """
 
 import copy
@@ -337,9 +338,10 @@ def train(
     validation : tuple of (X_val, y_val, w_val) or None
         Held-out data. When given, training stops after ``n_iter_no_change``
         epochs without a validation NLL improvement larger than ``tol`` and
-        the weights of the best epoch are restored: that epoch's iterate or,
-        with ``config.averaging_steps``, its weight average, whichever had
-        the lower validation NLL. Without it, a plateau of
+        the weights of the best epoch are restored; with
+        ``config.averaging_steps`` every epoch's weight average competes too,
+        and the best of all iterates and averages is restored (the patience
+        still counts the iterates' epochs without improvement). Without it, a plateau of
         the training loss stops a constant-rate run; a cosine schedule always
         runs to ``max_iter``, because stopping it early would leave the rate
         high and the location bias the schedule is there to remove.
@@ -389,6 +391,7 @@ def train(
     n_members = getattr(network, "n_members", None)
     members = () if n_members is None else (n_members,)
     best = np.full(members, math.inf)
+    best_iterate = best.copy()  # the patience follows the iterates alone
     epochs_without_improvement = np.zeros(members, dtype=int)
     stopped = np.zeros(members, dtype=bool)
     active = None if n_members is None else torch.ones(n_members, device=X.device)
@@ -444,23 +447,25 @@ def train(
 
         if validation is not None:
             monitored = np.asarray(evaluate_nll(network, *validation))
-            # The iterate and its average compete: an epoch's candidate is
-            # whichever has the lower validation NLL (per member). Training
-            # goes on from the iterate.
-            average_wins = np.zeros(monitored.shape, dtype=bool)
+            # The iterate and its average compete to be kept: an epoch's
+            # candidate is whichever has the lower validation NLL (per member).
+            # When to stop still follows the iterates alone, as without an
+            # average, and training goes on from the iterate.
+            candidate, average_wins = monitored, np.zeros(monitored.shape, dtype=bool)
             if average is not None:
                 with average.swapped_in():
                     averaged = np.asarray(evaluate_nll(network, *validation))
                 average_wins = averaged < monitored
-                monitored = np.where(average_wins, averaged, monitored)
-            history.validation_scores.append(float(np.mean(monitored)))
+                candidate = np.where(average_wins, averaged, monitored)
+            history.validation_scores.append(float(np.mean(candidate)))
         else:
-            monitored = member_losses
+            monitored = candidate = member_losses
         epochs_without_improvement = np.where(
-            monitored < best - config.tol, 0, epochs_without_improvement + 1
+            monitored < best_iterate - config.tol, 0, epochs_without_improvement + 1
         )
-        improved = (monitored < best) & ~stopped
-        best = np.where(improved, monitored, best)
+        best_iterate = np.where((monitored < best_iterate) & ~stopped, monitored, best_iterate)
+        improved = (candidate < best) & ~stopped
+        best = np.where(improved, candidate, best)
         history.best_loss = float(np.mean(best))
         if validation is not None:
             kept.update(improved & ~average_wins)
@@ -470,7 +475,7 @@ def train(
         if config.verbose:
             postfix = {"loss": f"{epoch_loss:.4f}"}
             if validation is not None:
-                postfix["val_nll"] = f"{np.mean(monitored):.4f}"
+                postfix["val_nll"] = f"{np.mean(candidate):.4f}"
             bar.set_postfix(postfix)
         if validation is not None or config.learning_rate != "cosine":
             newly_stopped = (epochs_without_improvement > config.n_iter_no_change) & ~stopped
