@@ -27,7 +27,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from skprob._classification import ProbabilisticClassifierMixin  # noqa: F401
 from skprob._regression import ProbabilisticRegressorMixin  # noqa: F401
 from skprob._state import all_or_nothing
-from skprob._targets import _check_labels, numeric_target
+from skprob._targets import _check_labels, dequantised, numeric_target
 from skprob._torch.modules import ACTIVATIONS, initialize_parameters
 from skprob._torch.prediction import predict_params
 from skprob._torch.threads import intra_op_threads, largest_matmul, threads_for
@@ -159,6 +159,10 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         """Whether a validation split is held out for calibration even without early stopping."""
         return False
 
+    def _target_cell(self):
+        """Width of the rounding cell of the encoded targets (0: not rounded, or labels)."""
+        return 0.0
+
     def _calibrate(self, X, y_encoded, sample_weight, validation_idx):
         """Hook called after training with the held-out rows' indices (None if there are none)."""
 
@@ -286,12 +290,17 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         y_encoded = self._encode_target(y)
         device = resolve_device(self.device)
         seed = int(self._rng.randint(_MAX_SEED))
+        # The held-out rows of a rounded target are spread over their rounding
+        # cells (one draw), so that neither the stopping epoch nor the scale
+        # factor is chosen for putting mass on the grid values: their raw
+        # likelihood grows as the predictive narrows onto them.
+        y_held_out = dequantised(y_encoded, self._target_cell(), seed)
         # Every random draw of this fit comes from this generator, never from
         # torch's global one, so threads fitting side by side stay reproducible.
         generator = torch.Generator(device=device).manual_seed(seed)
 
         train_idx, validation, calibration_idx = self._held_out_rows(
-            X, y, y_encoded, sample_weight, seed, device, incremental
+            X, y, y_held_out, sample_weight, seed, device, incremental
         )
         X_t, y_t, w_t = self._to_tensors(X, y_encoded, sample_weight, train_idx, device)
 
@@ -329,7 +338,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         self._prediction_seed = int(self._rng.randint(_MAX_SEED))
         self.module_ = network
         self._optimizer_state = _state_to_cpu(optimizer_state)
-        self._calibrate(X, y_encoded, sample_weight, calibration_idx)
+        self._calibrate(X, y_held_out, sample_weight, calibration_idx)
         return self
 
     def _held_out_rows(self, X, y, y_encoded, sample_weight, seed, device, incremental):

@@ -63,6 +63,11 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         # deviation of one rounding cell, resolution / sqrt(12).
         network.set_min_scale(self._min_scale())
 
+    def _target_cell(self):
+        # The rounding unit of a tied target, in standardised units (0 if y is
+        # continuous).
+        return getattr(self, "_y_resolution", 0.0)
+
     def _min_scale(self):
         """The floor of every predicted scale, in standardised units."""
         return max(MIN_SCALE, getattr(self, "_y_resolution", 0.0) / np.sqrt(12.0))

@@ -21,7 +21,8 @@ scale by ``s``, except that no scale goes below the network's floor (one
 rounding cell of a tied target, ``_regression.py``): a factor below 1 must
 not turn components back into spikes on the tied values. The factor
 maximises the likelihood of the rows held out of training (the validation
-split), a one-dimensional search; the regressors keep a factor below 1 only
+split; a rounded target's spread over their rounding cells, ``_base.py``),
+a one-dimensional search; the regressors keep a factor below 1 only
 as far as their training rows also support it (``_regression.py``).
 """
 

@@ -100,6 +100,17 @@ def target_resolution(y):
     return float(np.median(np.diff(values)))
 
 
+def dequantised(y, width, seed):
+    """``y`` spread uniformly over its rounding cell of ``width`` (``y`` itself if 0).
+
+    One draw from ``seed``: ``y + U(-width / 2, width / 2)``, in ``y``'s dtype.
+    """
+    if width <= 0:
+        return y
+    noise = np.random.RandomState(seed).uniform(-0.5, 0.5, size=y.shape)
+    return (y + width * noise).astype(y.dtype, copy=False)
+
+
 # A regression target with at most this many distinct values, each seen on
 # average at least _DISCRETE_MIN_REPEATS times, is treated as discrete: 20
 # covers scores, ratings and counts of a few categories, and the repeat rule

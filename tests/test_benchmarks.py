@@ -301,6 +301,19 @@ def test_defaults_targets_on_known_summaries():
         defaults.summarise(records), names, ["MixtureDensityRegressor"])
 
 
+def test_defaults_coverage_target_counts_a_rounded_target_by_cell():
+    names = list(uci.DATASETS)
+    records = [_scores(name, 0, "MixtureDensityRegressor", 1.0) for name in names]
+    # A rounded target: nearly every raw value covered, 0.90 of the cells.
+    records[3].update(cov90=0.99, cov90_cell=0.90)
+    # A continuous one whose cell count equals the raw count, out of range.
+    records[5].update(cov90=0.80, cov90_cell=0.80)
+    report = defaults.targets(defaults.summarise(records), names, ["MixtureDensityRegressor"])
+    (line,) = [line for line in report.splitlines() if "90% interval coverage" in line]
+    assert line.startswith("- NOT MET") and "1 of 8 outside" in line
+    assert f"MDN/{names[5]} 0.800" in line and names[3] not in line
+
+
 def test_ngboost_scores_match_skprob_closed_forms():
     from skprob.distributions import Normal
     from skprob.metrics import crps, interval_coverage, negative_log_likelihood

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from skprob.distributions import Categorical, GaussianMixture, Normal
+from skprob.distributions import Categorical, GaussianMixture, GridDistribution, Normal
 from skprob.metrics import (
     calibration_error,
     crps,
@@ -163,6 +163,40 @@ def test_interval_coverage_counts_and_weights():
     y = np.array([0.5, 3.0, -1.0, -1.7])  # the 90% interval is [-1.645, 1.645]
     assert interval_coverage(y, dist, 0.9) == 0.5
     assert interval_coverage(y, dist, 0.9, sample_weight=[3, 1, 0, 0]) == 0.75
+
+
+def test_interval_coverage_of_rounded_targets_is_that_of_the_dequantised_target():
+    dist = _random_mixtures(5000)
+    step = 2.0  # about the components' spread
+    rounded = np.round(dist.sample(1, random_state=1)[:, 0] / step) * step
+    jitter = np.random.default_rng(2).uniform(-step / 2, step / 2, size=(200, len(rounded)))
+    dequantised = np.mean([interval_coverage(rounded + u, dist, 0.8) for u in jitter])
+    cell = interval_coverage(rounded, dist, 0.8, resolution=step)
+    assert cell == pytest.approx(dequantised, abs=2e-3)
+    assert abs(cell - interval_coverage(rounded, dist, 0.8)) > 0.02
+    assert interval_coverage(rounded, dist, 0.8, resolution=0) == interval_coverage(
+        rounded, dist, 0.8
+    )
+
+
+def test_interval_coverage_of_a_perfect_model_of_a_noise_free_rounded_target():
+    # y is a deterministic function of x, recorded to the nearest integer: the
+    # density of the rounded quantity given the record is flat on the cell.
+    rounded = np.round(np.random.default_rng(0).uniform(-20, 20, size=500))
+    grid = rounded[:, None] + np.linspace(-0.5, 0.5, 201)
+    dist = GridDistribution(grid, np.ones_like(grid))
+    assert interval_coverage(rounded, dist, 0.9) == 1.0  # the raw count says nothing
+    assert interval_coverage(rounded, dist, 0.9, resolution=1.0) == pytest.approx(0.9)
+    assert interval_coverage(rounded, dist, 0.5, resolution=1.0) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "resolution, error",
+    [(-1.0, ValueError), (np.nan, ValueError), ([0.1, 0.2], ValueError), ("cent", TypeError)],
+)
+def test_interval_coverage_rejects_a_bad_resolution(resolution, error):
+    with pytest.raises(error, match="resolution"):
+        interval_coverage([0.0], Normal([0.0], [1.0]), 0.9, resolution=resolution)
 
 
 def test_calibration_of_well_and_badly_specified_models():

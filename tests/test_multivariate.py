@@ -159,6 +159,15 @@ def test_vector_nll_and_per_output_coverage():
     np.testing.assert_allclose(coverage, 0.9, atol=0.015)
     with pytest.raises(ValueError, match="marginal"):
         crps(y, dist)
+    # A rounding unit per output: each output's coverage is its marginal's.
+    steps = np.array([0.0, 0.5, 2.0])
+    rounded = y.copy()
+    rounded[:, 1:] = np.round(y[:, 1:] / steps[1:]) * steps[1:]
+    np.testing.assert_allclose(
+        interval_coverage(rounded, dist, 0.9, resolution=steps),
+        [interval_coverage(rounded[:, j], dist.marginal(j), 0.9, resolution=steps[j])
+         for j in range(3)],
+    )
 
 
 def test_make_correlated_outputs_has_the_documented_ar1_correlation():
