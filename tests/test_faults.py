@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from skprob import (
     BayesianMLPClassifier,
     BayesianMLPRegressor,
+    DeepEnsembleRegressor,
     DropoutMLPClassifier,
     DropoutMLPRegressor,
     MixtureDensityRegressor,
@@ -394,7 +395,8 @@ def _noise_free_rounded(n, rng):
 
 
 @pytest.mark.filterwarnings("ignore::skprob.exceptions.DiscreteTargetWarning")
-def test_held_out_rows_of_a_rounded_target_are_spread_over_their_cells(monkeypatch):
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_held_out_rows_of_a_rounded_target_are_spread_over_their_cells(monkeypatch, ensemble):
     """The stopping epoch and the scale factor are judged on y + U(-1/2, 1/2), not on the grid."""
     import skprob._base as base_module
     import skprob._regression as regression_module
@@ -413,7 +415,10 @@ def test_held_out_rows_of_a_rounded_target_are_spread_over_their_cells(monkeypat
     monkeypatch.setattr(base_module, "train", spy_train)
     monkeypatch.setattr(regression_module, "fit_scale", spy_fit_scale)
     X, y = _noise_free_rounded(600, np.random.default_rng(0))
-    model = MixtureDensityRegressor(max_iter=2, early_stopping=True, random_state=0).fit(X, y)
+    model = MixtureDensityRegressor(max_iter=2, early_stopping=True, random_state=0)
+    if ensemble:
+        model = DeepEnsembleRegressor(model, n_estimators=2, random_state=0)
+    model.fit(X, y)
     assert len(seen) >= 2  # stopping rows, calibration rows (and the training rows' check)
     for encoded in seen:
         offsets = encoded * model._y_scale + model._y_mean
