@@ -29,7 +29,7 @@ as far as their training rows also support it (``_regression.py``).
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from skprob.distributions import GaussianMixture, MultivariateGaussianMixture
+from skprob.distributions import MultivariateGaussianMixture
 
 # Fewer held-out rows than this give too noisy a factor: the scale stays 1.
 MIN_CALIBRATION_ROWS = 20
@@ -70,7 +70,7 @@ def widen(dist, scale, min_scale=0.0):
         )
         return MultivariateGaussianMixture(dist.weights, means, scale_tril)
     means = mean[:, None] + scale * (dist.means - mean[:, None])
-    return GaussianMixture(dist.weights, means, np.maximum(scale * dist.stds, min_scale))
+    return dist._with_components(means, np.maximum(scale * dist.stds, min_scale))
 
 
 def scaled_nll(dist, y, log_scale, sample_weight=None, min_scale=0.0):

@@ -681,3 +681,19 @@ def test_sample_refuses_outputs_above_the_limit(normal):
     big = Normal(np.zeros(10**6), 1.0)
     with pytest.raises(ValueError, match=r"sample would return 1000000 x 1000 = 1e\+09 values"):
         big.sample(1000)
+
+
+def test_mixture_transforms_reuse_the_checked_weights_and_check_the_components():
+    from skprob._scale_calibration import widen
+
+    dist = GaussianMixture(weights=[[0.25, 0.75]], means=[[0.0, 1.0]], stds=[[1.0, 2.0]])
+    moved = dist.affine(1.0, 2.0)
+    assert moved.weights is dist.weights  # normalised once, at construction
+    np.testing.assert_array_equal(moved.means, [[1.0, 3.0]])
+    np.testing.assert_array_equal(moved.stds, [[2.0, 4.0]])
+    assert widen(dist, 0.5).weights is dist.weights
+    # The components are still checked: a shift that overflows is refused.
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="means must be finite"):
+        GaussianMixture([[1.0]], [[1e300]], [[1.0]]).affine(0.0, 1e10)
+    with pytest.raises(ValueError, match="weights' shape"):
+        dist._with_components(np.zeros((1, 3)), np.ones((1, 3)))

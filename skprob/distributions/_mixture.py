@@ -203,6 +203,26 @@ class GaussianMixture(ContinuousDistribution):
         """Number of mixture components ``K``."""
         return self.weights.shape[1]
 
+    def _with_components(self, means, stds):
+        """A mixture with these weights and new components, of the same shape.
+
+        For the transforms that keep the weights (``affine``, the scale factor
+        of ``_scale_calibration.widen``): the means and scales are checked as
+        in ``__init__``, the weights are this mixture's, already checked and
+        normalised. Checking them again was a fifth of an MDN's
+        ``predict_dist`` on 100,000 rows.
+        """
+        if not means.shape == stds.shape == self.weights.shape:
+            raise ValueError(
+                f"means and stds must have the weights' shape {self.weights.shape}, got "
+                f"{means.shape} and {stds.shape}."
+            )
+        check_finite("means", means)
+        check_positive_scale("stds", stds)
+        mixture = object.__new__(type(self))
+        mixture.weights, mixture.means, mixture.stds = self.weights, means, stds
+        return mixture
+
     def mean(self):
         """Mean of each row.
 
@@ -281,8 +301,7 @@ class GaussianMixture(ContinuousDistribution):
         return means + stds * rng.standard_normal(component.shape)
 
     def _affine(self, shift, scale):
-        return GaussianMixture(
-            weights=self.weights,
+        return self._with_components(
             means=shift[:, None] + scale[:, None] * self.means,
             stds=scale[:, None] * self.stds,
         )
