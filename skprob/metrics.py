@@ -348,7 +348,7 @@ def interval_coverage(y_true, dist, confidence=0.9, sample_weight=None, *, resol
     An interval holds a rounded value as soon as it holds the grid point, so
     on a target rounded more coarsely than its noise the raw coverage says
     little about the density: a perfect model of a noise-free rounded target
-    covers every value at any confidence below one. The ``resolution``
+    covers every value at any confidence. The ``resolution``
     coverage compares the interval with the cell instead, as a density of the
     rounded quantity should be judged.
 
@@ -366,7 +366,13 @@ def interval_coverage(y_true, dist, confidence=0.9, sample_weight=None, *, resol
     y = _check_targets(y_true, dist)
     sample_weight = _check_sample_weight(sample_weight, y.shape[0])
     if isinstance(dist, MultivariateGaussianMixture):
-        resolution = np.broadcast_to(_check_resolution(resolution), (dist.n_outputs,))
+        resolution = _check_resolution(resolution)
+        if resolution.size not in (1, dist.n_outputs):
+            raise ValueError(
+                f"resolution holds {resolution.size} values for {dist.n_outputs} outputs; "
+                "give one, or one per output."
+            )
+        resolution = np.broadcast_to(resolution, (dist.n_outputs,))
         return np.array([
             interval_coverage(y[:, j], dist.marginal(j), confidence, sample_weight,
                               resolution=resolution[j])

@@ -168,6 +168,8 @@ def test_vector_nll_and_per_output_coverage():
         [interval_coverage(rounded[:, j], dist.marginal(j), 0.9, resolution=steps[j])
          for j in range(3)],
     )
+    with pytest.raises(ValueError, match="resolution holds 2 values for 3 outputs"):
+        interval_coverage(rounded, dist, 0.9, resolution=[0.5, 2.0])
 
 
 def test_make_correlated_outputs_has_the_documented_ar1_correlation():

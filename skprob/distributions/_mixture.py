@@ -209,8 +209,8 @@ class GaussianMixture(ContinuousDistribution):
         For the transforms that keep the weights (``affine``, the scale factor
         of ``_scale_calibration.widen``): the means and scales are checked as
         in ``__init__``, the weights are this mixture's, already checked and
-        normalised. Checking them again was a fifth of an MDN's
-        ``predict_dist`` on 100,000 rows.
+        normalised. Not checking them again took 7% off an MDN's
+        ``predict_dist`` on 100,000 rows and 16% off MC dropout's on 10,000.
         """
         if not means.shape == stds.shape == self.weights.shape:
             raise ValueError(
