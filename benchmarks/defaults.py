@@ -42,6 +42,7 @@ from uci import (
     DATASETS,
     RESULTS_DIR,
     by_dataset_and_estimator,
+    dequantise,
     load_split,
     n_splits,
     standard_error,
@@ -123,8 +124,7 @@ def run_one(name, split, estimator_name, data_dir=DATA_DIR):
     dist = model.predict_dist(X_test)
     record["predict_seconds"] = time.perf_counter() - start
     resolution = target_resolution(y_train)
-    y_dequantised = y_test + resolution * np.random.default_rng(split).uniform(
-        -0.5, 0.5, len(y_test))
+    y_dequantised = dequantise(y_test, seed=split, width=resolution)
     record.update(
         nll=negative_log_likelihood(y_test, dist),
         crps=crps(y_test, dist),

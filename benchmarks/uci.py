@@ -136,8 +136,10 @@ SHORT_NAMES = {
 }
 
 
-def dequantise(y, seed=0):
-    """Integer targets spread uniformly over their unit cell: ``y + U(-0.5, 0.5)``.
+def dequantise(y, seed=0, width=1.0):
+    """Rounded targets spread uniformly over their cell: ``y + width * U(-0.5, 0.5)``.
+
+    ``width`` is the rounding unit: 1 for the integer scores of ``INTEGER_TARGETS``.
 
     A density on integers can grow without bound (narrow spikes on the grid),
     so an NLL on raw integer scores is no density score. The dequantised
@@ -145,7 +147,7 @@ def dequantise(y, seed=0):
     above (user guide, *Discrete targets*). One fixed draw for the whole data
     set: every split and estimator sees the same targets.
     """
-    return y + np.random.default_rng(seed).uniform(-0.5, 0.5, size=len(y))
+    return y + width * np.random.default_rng(seed).uniform(-0.5, 0.5, size=len(y))
 
 
 def load_split(name, split, data_dir=DATA_DIR, dequantise_integers=True):

@@ -70,7 +70,7 @@ class ProbabilisticRegressorMixin(RegressorMixin):
 
     def _min_scale(self):
         """The floor of every predicted scale, in standardised units."""
-        return max(MIN_SCALE, getattr(self, "_y_resolution", 0.0) / np.sqrt(12.0))
+        return max(MIN_SCALE, self._target_cell() / np.sqrt(12.0))
 
     def _holds_out_calibration_rows(self, n_samples):
         """Whether ``calibrate_scale`` holds out a validation split of ``n_samples`` rows."""
