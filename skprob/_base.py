@@ -65,19 +65,25 @@ def check_float32_range(X):
 _SMALL_DATA_ROWS = 2000
 
 
-def auto_batch_size(n_samples, max_iter=None, step_budget=None):
+def auto_batch_size(n_samples, max_iter=None, step_budget=None, min_batches_per_epoch=None):
     """The minibatch size of ``batch_size="auto"`` for ``n_samples`` training rows.
 
     32 below ``_SMALL_DATA_ROWS`` rows, ``min(200, n_samples)`` above. With a
     ``step_budget`` (optimiser steps over ``max_iter`` epochs), small data sets
     take the smallest minibatch between 32 and 200 that keeps the fit within
-    it: ``ceil(n_samples * max_iter / step_budget)``.
+    it: ``ceil(n_samples * max_iter / step_budget)``. With
+    ``min_batches_per_epoch`` the lower bound is
+    ``min(32, ceil(n_samples / min_batches_per_epoch))`` instead, so that an
+    epoch of a few hundred rows still takes that many steps.
     """
     if n_samples >= _SMALL_DATA_ROWS:
         return min(200, n_samples)
     if step_budget is None:
         return 32
-    return min(max(32, math.ceil(n_samples * max_iter / step_budget)), 200)
+    smallest = 32
+    if min_batches_per_epoch is not None:
+        smallest = min(smallest, math.ceil(n_samples / min_batches_per_epoch))
+    return min(max(smallest, math.ceil(n_samples * max_iter / step_budget)), 200)
 
 
 def activations_per_layer(activation, hidden_layer_sizes):
@@ -112,6 +118,11 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
     # Optimiser steps of a default fit below _SMALL_DATA_ROWS rows ("auto"
     # minibatches grow past 32 to stay within it); None: 32 rows, any number.
     _auto_step_budget = None
+    # Under a step budget, "auto" minibatches hold at least 32 rows, so that
+    # on fewer than 32 * step_budget / max_iter rows a fit takes fewer steps
+    # than its budget; an int k lowers that bound to n / k rows (k steps an
+    # epoch however few the rows).
+    _auto_min_batches_per_epoch = None
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -259,7 +270,9 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         # The budget counts a whole fit's epochs, so partial_fit (one epoch a
         # call) takes the same minibatches as fit.
         batch_size = (
-            auto_batch_size(n_samples, self.max_iter, self._auto_step_budget)
+            auto_batch_size(
+                n_samples, self.max_iter, self._auto_step_budget, self._auto_min_batches_per_epoch
+            )
             if self.batch_size == "auto"
             else self.batch_size
         )

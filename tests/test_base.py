@@ -167,6 +167,22 @@ def test_auto_batch_size_with_and_without_a_step_budget():
         32, 32, 70, 100, 200, 200,
     ]
     assert auto_batch_size(1000, max_iter=50, step_budget=2000) == 32
+    # At least 10 minibatches an epoch: 90 rows take the whole budget in
+    # minibatches of 9; fewer epochs than the budget's still get 32 rows.
+    floor = {**budget, "min_batches_per_epoch": 10}
+    assert [auto_batch_size(n, **floor) for n in (5, 90, 300, 691)] == [1, 9, 30, 70]
+    assert auto_batch_size(400, max_iter=3, step_budget=2000, min_batches_per_epoch=10) == 32
+    assert auto_batch_size(90, max_iter=3, step_budget=2000, min_batches_per_epoch=10) == 9
+
+
+# The documented floors of steps per epoch of batch_size="auto"; the others have none.
+MIN_BATCHES_PER_EPOCH = {BayesianMLPRegressor: 10}
+
+
+@pytest.mark.parametrize("estimator_class", ALL)
+def test_auto_min_batches_per_epoch(estimator_class):
+    expected = MIN_BATCHES_PER_EPOCH.get(estimator_class)
+    assert estimator_class._auto_min_batches_per_epoch == expected
 
 
 # The documented step budgets of batch_size="auto"; the others have none.
@@ -192,6 +208,11 @@ def test_auto_batch_follows_a_step_budget(estimator_class):
     auto = fit("auto", budget=20)  # ceil(600 * 2 / 20) = 60 rows per minibatch
     np.testing.assert_array_equal(auto, fit(60))
     assert not np.array_equal(auto, fit(32))
+    if estimator_class._auto_min_batches_per_epoch is not None:
+        # 200 rows: the floor is ceil(200 / 10) = 20 rows, not 32.
+        X, y = X[:200], y[:200]
+        np.testing.assert_array_equal(fit("auto"), fit(20))
+        assert not np.array_equal(fit("auto"), fit(32))
 
 
 def test_device_resolution():

@@ -43,7 +43,9 @@ ESTIMATORS = [
     _small(MixtureDensityRegressor, n_components=2),
     _small(DropoutMLPRegressor, n_mc_samples=10),
     _small(DropoutMLPClassifier, n_mc_samples=10),
-    _small(BayesianMLPRegressor, n_mc_samples=10),
+    # 32-row minibatches: the checks' few dozen rows would take 10 "auto"
+    # minibatches an epoch, several times the steps and the time.
+    _small(BayesianMLPRegressor, n_mc_samples=10, batch_size=32),
     _small(BayesianMLPClassifier, n_mc_samples=10),
     PriorReweighter(LogisticRegression(), target_prior="uniform"),
     PriorReweighter(_small(MixtureDensityRegressor, n_components=2), target_prior=norm(0, 2)),
