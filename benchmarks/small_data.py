@@ -128,7 +128,7 @@ def summarise(records):
 
 
 def markdown_report(records, before=None):
-    """One table: NLL (worst fold) [90% coverage] per estimator, ``before → after`` with ``before``."""
+    """NLL (worst fold) [90% coverage] per estimator; ``before → after`` given ``before``."""
     after = summarise(records)
     previous = summarise(before) if before else {}
     estimators = [e for e in ESTIMATORS if any(key[2] == e for key in after)]

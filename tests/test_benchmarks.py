@@ -27,6 +27,7 @@ threads = importlib.import_module("threads")
 defaults = importlib.import_module("defaults")
 ngboost_defaults = importlib.import_module("ngboost_defaults")
 fit_times = importlib.import_module("fit_times")
+small_data = importlib.import_module("small_data")
 
 PUBLISHED_TABLE = """\
 # UCI
@@ -373,3 +374,40 @@ def test_fit_times_interleave_take_the_best_round_and_divide_by_ngboost(monkeypa
     assert calls == ["NGBRegressor", "MixtureDensityRegressor", "DropoutMLPRegressor",
                      "MixtureDensityRegressor", "DropoutMLPRegressor", "NGBRegressor"]
     assert "| yacht | 10.00 | 2.00 | 0.20x | 4.00 | 0.40x |" in capsys.readouterr().out
+
+
+def test_small_data_problems_have_their_stated_noise():
+    X, y = small_data.make_problem("linear", 20_000, seed=0)
+    residual = y - 5.5 - X[:, 0]
+    assert abs(residual.std() - 0.7) < 0.02
+    # The linear Gaussian of the report scores the truth's 1.06 nats on it.
+    nll = small_data.linear_gaussian_nll(X[:10_000], y[:10_000], X[10_000:], y[10_000:])
+    assert abs(nll - 1.06) < 0.03
+    X, y = small_data.make_problem("outliers", 20_000, seed=0)
+    _, clean = small_data.make_problem("nonlinear", 20_000, seed=0)
+    moved = np.abs(y - clean) > 5
+    assert 0.025 < moved.mean() < 0.035
+    X, y = small_data.make_problem("heteroscedastic", 20_000, seed=0)
+    mean = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 / 2 - X[:, 2]
+    wide, narrow = X[:, 3] > 1, X[:, 3] < -1
+    assert (y - mean)[wide].std() > 5 * (y - mean)[narrow].std()
+    with pytest.raises(ValueError, match="unknown problem"):
+        small_data.make_problem("cubic", 10, seed=0)
+
+
+def test_small_data_main_fits_reports_and_compares(tmp_path, capsys):
+    records = tmp_path / "after.json"
+    small_data.main(["--problems", "linear", "--sizes", "60", "--estimators", "mdn",
+                     "--seeds", "1", "--n-jobs", "1", "--json", str(records)])
+    table = capsys.readouterr().out
+    saved = json.loads(records.read_text())
+    assert len(saved) == small_data.N_FOLDS
+    assert all(math.isfinite(r["nll"]) and 0 <= r["cov90"] <= 1 for r in saved)
+    row = next(line for line in table.splitlines() if line.startswith("| linear | 60 |"))
+    mean_nll = np.mean([r["nll"] for r in saved])
+    assert row.split("|")[3].strip().startswith(f"{mean_nll:.3f} (")
+    before = tmp_path / "before.json"
+    before.write_text(json.dumps([{**r, "nll": r["nll"] + 1.0} for r in saved]))
+    small_data.main(["--load", str(records), "--compare", str(before)])
+    compared = capsys.readouterr().out
+    assert f"{mean_nll + 1.0:.3f} (" in compared and " → " in compared
