@@ -166,9 +166,9 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
     def _configure_network(self, network):
         """Hook that sets fitted, non-tensor settings on ``network`` (fit and skprob.load)."""
 
-    def _holds_out_calibration_rows(self, n_samples):
-        """Whether a validation split is held out for calibration even without early stopping."""
-        return False
+    def _calibration_rows(self, n_samples):
+        """Rows held out of ``n_samples`` for calibration, even without early stopping; 0: none."""
+        return 0
 
     def _target_cell(self):
         """Width of the rounding cell of the encoded targets (0: not rounded, or labels)."""
@@ -374,19 +374,21 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         train_idx = np.arange(len(X))
         if incremental:
             return train_idx, None, None
-        calibrates = self._holds_out_calibration_rows(len(X))
-        if not (self.early_stopping or calibrates):
+        n_calibration = self._calibration_rows(len(X))
+        if not (self.early_stopping or n_calibration):
             return train_idx, None, None
-        train_idx, val_idx = self._validation_split(y, seed)
         if not self.early_stopping:
-            return train_idx, None, val_idx
+            train_idx, calibration_idx = self._validation_split(y, seed, n_held_out=n_calibration)
+            return train_idx, None, calibration_idx
+        train_idx, val_idx = self._validation_split(y, seed)
         validation = self._to_tensors(X, y_encoded, sample_weight, val_idx, device)
-        if not calibrates:
+        if not n_calibration:
             return train_idx, validation, None
-        if len(X) >= _SMALL_DATA_ROWS or len(train_idx) < 2 * len(val_idx):
+        n_calibration = max(n_calibration, len(val_idx))
+        if len(X) >= _SMALL_DATA_ROWS or len(train_idx) < 2 * n_calibration:
             return train_idx, validation, val_idx
         train_idx, calibration_idx = self._validation_split(
-            y[train_idx], seed + 1, n_held_out=len(val_idx), rows=train_idx
+            y[train_idx], seed + 1, n_held_out=n_calibration, rows=train_idx
         )
         return train_idx, validation, calibration_idx
 

@@ -104,8 +104,9 @@ CALIBRATION_PARAMETERS = """\
         After training, widen or narrow every predictive distribution about its
         mean by one factor ``s`` (``calibration_scale_``) that maximises the
         likelihood of the validation split: ``validation_fraction`` of the rows,
-        held out of training even without ``early_stopping``, when it holds at
-        least 20 rows (else ``s = 1`` and no row is held out). With
+        held out of training even without ``early_stopping``, and at least 8
+        rows while 32 are left to train on (below 40 rows ``s = 1`` and no row
+        is held out). With
         ``early_stopping`` on fewer than 2,000 rows, a second split of the same
         size, not the rows that chose the stopping epoch. A factor below 1
         is kept only as far as up to 2,000 training rows also support it (a

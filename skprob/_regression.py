@@ -13,6 +13,7 @@ from skprob._chunks import map_row_chunks, sample_row_chunks
 from skprob._scale_calibration import (
     MAX_TRAINING_CHECK_ROWS,
     MIN_CALIBRATION_ROWS,
+    MIN_TRAINING_ROWS,
     fit_scale,
     widen,
 )
@@ -72,16 +73,22 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         """The floor of every predicted scale, in standardised units."""
         return max(MIN_SCALE, self._target_cell() / np.sqrt(12.0))
 
-    def _holds_out_calibration_rows(self, n_samples):
-        """Whether ``calibrate_scale`` holds out a validation split of ``n_samples`` rows."""
+    def _calibration_rows(self, n_samples):
+        """Rows ``calibrate_scale`` holds out of ``n_samples``: a validation split, or 0."""
+        if not self.calibrate_scale:
+            return 0
         n_validation = int(np.ceil(self.validation_fraction * n_samples))
-        return bool(self.calibrate_scale) and n_validation >= MIN_CALIBRATION_ROWS
+        if n_validation >= MIN_CALIBRATION_ROWS:
+            return n_validation
+        if n_samples - MIN_CALIBRATION_ROWS >= MIN_TRAINING_ROWS:
+            return MIN_CALIBRATION_ROWS
+        return 0
 
     def _calibrate(self, X, y_encoded, sample_weight, validation_idx):
         # The factor is fitted in the standardised units the network predicts
         # in: the affine map back to y's units does not move its optimum.
         self.calibration_scale_ = 1.0
-        if validation_idx is None or not self._holds_out_calibration_rows(len(X)):
+        if validation_idx is None or not self._calibration_rows(len(X)):
             return
         scale = self._fitted_scale(X, y_encoded, sample_weight, validation_idx)
         if scale < 1.0:
