@@ -137,7 +137,7 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         "tol": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
@@ -375,9 +375,10 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         if incremental:
             return train_idx, None, None
         n_calibration = self._calibration_rows(len(X))
-        if not (self.early_stopping or n_calibration):
+        early_stopping = self._stops_early(y)
+        if not (early_stopping or n_calibration):
             return train_idx, None, None
-        if not self.early_stopping:
+        if not early_stopping:
             train_idx, calibration_idx = self._validation_split(y, seed, n_held_out=n_calibration)
             return train_idx, None, calibration_idx
         train_idx, val_idx = self._validation_split(y, seed)
@@ -426,6 +427,22 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
                 "(e.g. with StandardScaler)."
             )
         return "Likely cause: " + "; ".join(causes) + "."
+
+    def _stops_early(self, y):
+        """``early_stopping`` resolved for the training target ``y``.
+
+        "auto" stops early whenever a validation split of
+        ``validation_fraction`` can be held out: for a classifier, a stratified
+        one, with every class in both parts (sklearn's ``train_test_split``
+        refuses it otherwise); for a regressor, one of at least one row.
+        """
+        if self.early_stopping != "auto":
+            return self.early_stopping
+        n_held_out = math.ceil(self.validation_fraction * len(y))
+        if not is_classifier(self):
+            return 0 < n_held_out < len(y)
+        _, counts = np.unique(y, return_counts=True)
+        return counts.min() >= 2 and len(counts) <= min(n_held_out, len(y) - n_held_out)
 
     def _validation_split(self, y, seed, *, n_held_out=None, rows=None):
         """``(kept, held_out)`` row indices; ``rows`` (default: all) are the rows of ``y``."""

@@ -58,11 +58,13 @@ TRAINING_PARAMETERS = """\
         Show a progress bar with the training loss and validation NLL.
     warm_start : bool, default=SIGNATURE
         Reuse the fitted network as the starting point of the next ``fit``.
-    early_stopping : bool, default=SIGNATURE
+    early_stopping : bool or "auto", default=SIGNATURE
         Hold out ``validation_fraction`` of the data, stop when its NLL has not
         improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
         weights of the best epoch (or their moving average, if that scored
-        better; see ``tol``).
+        better; see ``tol``). "auto" does so whenever such a split can be held
+        out: for a classifier, a stratified one with every class in both
+        parts; otherwise the network trains on every row, as with False.
     validation_fraction : float, default=SIGNATURE
         Fraction of the training data held out for early stopping (and, for
         regressors, for ``calibrate_scale``).

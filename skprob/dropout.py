@@ -251,7 +251,7 @@ class DropoutMLPClassifier(
         tol=1e-4,
         verbose=False,
         warm_start=False,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         device="cpu",

@@ -234,3 +234,38 @@ def test_fits_in_parallel_threads_equal_serial_fits(estimator_class):
     with ThreadPoolExecutor(max_workers=4) as pool:
         threaded = list(pool.map(lambda model: clone(model).fit(X, y).loss_curve_, models))
     assert threaded == serial
+
+
+@pytest.mark.parametrize("estimator_class", CLASSIFIERS)
+def test_classifiers_stop_early_by_default_where_a_stratified_split_exists(estimator_class):
+    assert estimator_class().early_stopping == "auto"
+    X, y = _data(estimator_class)
+    model = _make(estimator_class).fit(X, y)
+    assert len(model.validation_scores_) == model.n_iter_ == 2
+    explicit = _make(estimator_class, early_stopping=True).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X), explicit.predict_proba(X))
+
+
+@pytest.mark.parametrize("estimator_class", CLASSIFIERS)
+@pytest.mark.parametrize("labels", [
+    [0] * 29 + [1],  # a class of one row cannot be in both parts
+    list(range(3)) * 3 + [0],  # 10 rows: a 1-row validation split cannot hold 3 classes
+], ids=["singleton class", "more classes than validation rows"])
+def test_auto_early_stopping_trains_on_every_row_without_a_stratified_split(
+    estimator_class, labels
+):
+    y = np.array(labels)
+    X = np.random.default_rng(1).normal(size=(len(y), 3))
+    model = _make(estimator_class).fit(X, y)
+    assert model.validation_scores_ == []
+    off = _make(estimator_class, early_stopping=False).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X), off.predict_proba(X))
+    with pytest.raises(ValueError, match="early_stopping needs a validation split"):
+        _make(estimator_class, early_stopping=True).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator_class", REGRESSORS)
+def test_auto_early_stopping_of_a_regressor_holds_out_rows(estimator_class):
+    X, y = _data(estimator_class)
+    model = _make(estimator_class, early_stopping="auto").fit(X, y)
+    assert len(model.validation_scores_) == 2

@@ -411,3 +411,17 @@ def test_small_data_main_fits_reports_and_compares(tmp_path, capsys):
     small_data.main(["--load", str(records), "--compare", str(before)])
     compared = capsys.readouterr().out
     assert f"{mean_nll + 1.0:.3f} (" in compared and " → " in compared
+
+
+def test_small_data_scores_classifiers_on_the_classification_problem_only(tmp_path, capsys):
+    X, y = small_data.make_problem("logistic", 20_000, seed=0)
+    assert set(np.unique(y)) == {0, 1} and 0.4 < y.mean() < 0.6
+    records = tmp_path / "records.json"
+    small_data.main(["--problems", "logistic", "linear", "--sizes", "60", "--estimators",
+                     "dropout_clf", "--seeds", "1", "--n-jobs", "1", "--json", str(records)])
+    saved = json.loads(records.read_text())
+    assert {r["problem"] for r in saved} == {"logistic"} and len(saved) == small_data.N_FOLDS
+    assert all(0 < r["nll"] < 2 and math.isnan(r["cov90"]) for r in saved)
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("| logistic | 60 |"))
+    assert "[" not in row  # no coverage for a classifier
