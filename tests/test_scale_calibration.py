@@ -171,45 +171,32 @@ def test_small_data_holds_out_at_least_the_minimum(n_samples):
     assert model.fit(X, y).calibration_scale_ != 1.0
 
 
+# Rows of a linear problem (the truth scores 1.06) and the seed of its draw.
+# 120 rows hold out 12 rows: with the threshold
+# at 20 rows no factor was fitted and the Monte Carlo networks' 90% intervals
+# held 0.69-0.74 of the test rows (the variational network's test NLL
+# 5.7-13.6). 50 rows hold out 8 (10% would be 5): no factor was fitted below
+# 71 rows, and the intervals held about half the test rows (dropout's test NLL
+# 4-18 on the problems of benchmarks/small_data.py); a factor from 8 rows is
+# rough (dropout's on seed 1: 5.8, 0.98 coverage).
+SMALL_DATA_SEEDS = {120: 0, 50: 1}
+
+
+@pytest.mark.parametrize("n_samples", SMALL_DATA_SEEDS)
 @pytest.mark.parametrize("estimator_class", REGRESSORS)
-def test_fifty_rows_get_a_factor_and_calibrated_intervals(estimator_class):
-    # 8 of 50 rows held out (10% would be 5): without a factor the Monte Carlo
-    # networks' 90% intervals held about half the test rows (dropout's test
-    # NLL 4-18 on the problems of benchmarks/small_data.py).
-    rng = np.random.default_rng(1)
-    X, X_test = rng.normal(size=(50, 3)), rng.normal(size=(4000, 3))
+def test_small_data_gets_a_factor_and_calibrated_intervals(estimator_class, n_samples):
+    rng = np.random.default_rng(SMALL_DATA_SEEDS[n_samples])
+    X, X_test = rng.normal(size=(n_samples, 3)), rng.normal(size=(4000, 3))
     y, y_test = (Z[:, 0] + 0.7 * rng.normal(size=len(Z)) for Z in (X, X_test))
     model = estimator_class(random_state=0).fit(X, y)
     dist = model.predict_dist(X_test)
     coverage = interval_coverage(y_test, dist, 0.9)
     nll = negative_log_likelihood(y_test, dist)
-    print(f"{estimator_class.__name__}: factor {model.calibration_scale_:.2f}, 90% coverage "
-          f"{coverage:.3f}, NLL {nll:.3f} (truth 1.06)")
-    # A factor from 8 rows is rough (dropout's here: 5.8, 0.98 coverage).
+    print(f"{estimator_class.__name__}, {n_samples} rows: factor {model.calibration_scale_:.2f}, "
+          f"90% coverage {coverage:.3f}, NLL {nll:.3f} (truth 1.06)")
     assert model.calibration_scale_ != 1.0
     assert 0.8 <= coverage <= 0.99
     assert nll < 2.0
-
-
-@pytest.mark.parametrize("estimator_class", REGRESSORS)
-def test_a_hundred_rows_get_a_factor_and_calibrated_intervals(estimator_class):
-    # 12 held-out rows of 120: with the threshold at 20 rows no factor was
-    # fitted, and the Monte Carlo networks' 90% intervals held 0.69-0.74 of
-    # the test rows (the variational network's test NLL 5.7-13.6).
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(120, 3))
-    y = X[:, 0] + 0.7 * rng.normal(size=120)
-    X_test = rng.normal(size=(4000, 3))
-    y_test = X_test[:, 0] + 0.7 * rng.normal(size=4000)
-    model = estimator_class(random_state=0).fit(X, y)
-    dist = model.predict_dist(X_test)
-    coverage = interval_coverage(y_test, dist, 0.9)
-    nll = negative_log_likelihood(y_test, dist)
-    print(f"{estimator_class.__name__}: factor {model.calibration_scale_:.2f}, 90% coverage "
-          f"{coverage:.3f}, NLL {nll:.3f} (truth 1.06)")
-    assert model.calibration_scale_ != 1.0
-    assert 0.85 <= coverage <= 0.98
-    assert nll < 3.0
 
 
 def test_without_early_stopping_the_calibration_rows_are_held_out_of_training():
