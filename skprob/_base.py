@@ -438,11 +438,15 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
         """
         if self.early_stopping != "auto":
             return self.early_stopping
-        n_held_out = math.ceil(self.validation_fraction * len(y))
+        n_held_out = self._validation_size(len(y))
         if not is_classifier(self):
             return 0 < n_held_out < len(y)
         _, counts = np.unique(y, return_counts=True)
         return counts.min() >= 2 and len(counts) <= min(n_held_out, len(y) - n_held_out)
+
+    def _validation_size(self, n_samples):
+        """Rows of ``n_samples`` in a ``validation_fraction`` split (as ``train_test_split``)."""
+        return math.ceil(self.validation_fraction * n_samples)
 
     def _validation_split(self, y, seed, *, n_held_out=None, rows=None):
         """``(kept, held_out)`` row indices; ``rows`` (default: all) are the rows of ``y``."""

@@ -77,7 +77,7 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         """Rows ``calibrate_scale`` holds out of ``n_samples``: a validation split, or 0."""
         if not self.calibrate_scale:
             return 0
-        n_validation = int(np.ceil(self.validation_fraction * n_samples))
+        n_validation = self._validation_size(n_samples)
         if n_validation >= MIN_CALIBRATION_ROWS:
             return n_validation
         if n_samples - MIN_CALIBRATION_ROWS >= MIN_TRAINING_ROWS:
@@ -88,7 +88,7 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         # The factor is fitted in the standardised units the network predicts
         # in: the affine map back to y's units does not move its optimum.
         self.calibration_scale_ = 1.0
-        if validation_idx is None or not self._calibration_rows(len(X)):
+        if validation_idx is None:  # _held_out_rows held out none for calibration
             return
         scale = self._fitted_scale(X, y_encoded, sample_weight, validation_idx)
         if scale < 1.0:
