@@ -117,6 +117,21 @@ CALIBRATION_PARAMETERS = """\
         deviations, interval half-widths and both parts of
         ``predict_uncertainty`` are multiplied by ``s``. ``partial_fit`` has no
         held-out rows and resets ``s`` to 1. See the user guide, *Calibration*.
+    tail_weight : "auto" or float in [0, 1), default=SIGNATURE
+        Weight ``w`` of a heavy-tail guard: every predictive distribution
+        ``p`` becomes ``(1 - w) p + w N(m, (10 sd)**2)``, with ``p``'s own
+        mean ``m`` and ten times its standard deviation ``sd`` (covariance,
+        for a vector target), one more mixture component per row. A Gaussian
+        gives a gross error or a target unlike the training data a density
+        of e^-100 and worse, and one such row can outweigh thousands in a mean
+        NLL; under the guard it costs at most about ``log(1 / w)`` nats more
+        than under a prediction ten times as wide. "auto" fits ``w`` in
+        [0.001, 0.1] by the likelihood of the rows ``calibrate_scale`` holds
+        out (after the factor), and uses 0.001 where none are held out; a
+        float fixes it; 0 turns the guard off. Its price is at most
+        ``-log(1 - w)`` nats a row and standard deviations (and both parts of
+        ``predict_uncertainty``) ``sqrt(1 + 99 w)`` times wider: 5% at 0.001.
+        See the user guide, *Calibration*.
 """
 
 CALIBRATION_ATTRIBUTES = """\
@@ -124,6 +139,9 @@ CALIBRATION_ATTRIBUTES = """\
         The factor ``s`` of ``calibrate_scale`` (1.0 without it): above 1 the
         trained network's distributions were too narrow on the validation
         split, below 1 too wide.
+    tail_weight_ : float
+        The weight ``w`` of the tail component that ``tail_weight`` set or
+        fitted (0: no tail component).
 """
 
 # Notes of the Monte Carlo regressors (dropout, Bayesian) on vector targets.

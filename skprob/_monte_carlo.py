@@ -109,14 +109,18 @@ class MonteCarloRegressorMixin(MonteCarloMixin):
             mean (epistemic), and their sum, the predictive variance.
         """
 
+        # The tail component (tail_weight) widens the whole distribution about
+        # its mean, so it multiplies both parts alike.
+        factor = self._tail_variance_factor()
+
         def split(X_chunk):
-            dist = self.predict_dist(X_chunk)
+            dist = self._guarded_dist(X_chunk)
             if isinstance(dist, MultivariateGaussianMixture):
                 noise_variance = np.sum(dist.scale_tril**2, axis=-1)
             else:
                 noise_variance = dist.stds**2
-            aleatoric = np.mean(noise_variance, axis=1)
-            epistemic = np.var(dist.means, axis=1)
+            aleatoric = factor * np.mean(noise_variance, axis=1)
+            epistemic = factor * np.var(dist.means, axis=1)
             return aleatoric + epistemic, aleatoric, epistemic
 
         return Uncertainty(*map_row_chunks(split, X))

@@ -13,9 +13,14 @@ from skprob._chunks import map_row_chunks, sample_row_chunks
 from skprob._scale_calibration import (
     MAX_TRAINING_CHECK_ROWS,
     MIN_CALIBRATION_ROWS,
+    MIN_TAIL_WEIGHT,
     MIN_TRAINING_ROWS,
     fit_scale,
+    fit_tail_weight,
+    tail_guard_is_on,
+    tail_variance_factor,
     widen,
+    with_tail,
 )
 from skprob._state import all_or_nothing
 from skprob._targets import target_location_scale, target_resolution, warn_if_discrete_target
@@ -85,9 +90,11 @@ class ProbabilisticRegressorMixin(RegressorMixin):
         return 0
 
     def _calibrate(self, X, y_encoded, sample_weight, validation_idx):
-        # The factor is fitted in the standardised units the network predicts
-        # in: the affine map back to y's units does not move its optimum.
+        # The factor and the tail weight are fitted in the standardised units
+        # the network predicts in: the affine map back to y's units moves
+        # neither optimum.
         self.calibration_scale_ = 1.0
+        self.tail_weight_ = self._unfitted_tail_weight()
         if validation_idx is None:  # _held_out_rows held out none for calibration
             return
         scale = self._fitted_scale(X, y_encoded, sample_weight, validation_idx)
@@ -108,12 +115,29 @@ class ProbabilisticRegressorMixin(RegressorMixin):
             training = self._fitted_scale(X, y_encoded, sample_weight, training_idx)
             scale = min(1.0, max(scale, training))
         self.calibration_scale_ = scale
+        if self.tail_weight == "auto":
+            # On the factor's rows, after the factor: the factor fits the bulk
+            # of the errors (a joint fit moved no UCI set's NLL by more than
+            # 0.01 but took the mixture network's 90% intervals on naval from
+            # 0.923 to 0.931), the weight what the bulk leaves unexplained.
+            dist = widen(self._held_out_dist(X, validation_idx), scale, self._min_scale())
+            self.tail_weight_ = fit_tail_weight(
+                dist, y_encoded[validation_idx].astype(np.float64),
+                sample_weight[validation_idx],
+            )
+
+    def _unfitted_tail_weight(self):
+        """The tail weight without held-out rows: the parameter's, or the floor for "auto"."""
+        return MIN_TAIL_WEIGHT if self.tail_weight == "auto" else float(self.tail_weight)
+
+    def _held_out_dist(self, X, idx):
+        """The network's predictive distributions of the rows ``idx`` (standardised, unscaled)."""
+        return self._distribution_from_params(self._predict_params(X[idx], validated=True))
 
     def _fitted_scale(self, X, y_encoded, sample_weight, idx):
         """The factor that maximises the likelihood of the rows ``idx`` (see ``fit_scale``)."""
-        dist = self._distribution_from_params(self._predict_params(X[idx], validated=True))
         return fit_scale(
-            dist, y_encoded[idx].astype(np.float64), sample_weight[idx],
+            self._held_out_dist(X, idx), y_encoded[idx].astype(np.float64), sample_weight[idx],
             min_scale=self._min_scale(),
         )
 
@@ -189,13 +213,30 @@ class ProbabilisticRegressorMixin(RegressorMixin):
             A batch of ``n_samples`` predictive distributions; a
             :class:`~skprob.distributions.MultivariateGaussianMixture` (the
             joint distribution of the outputs) when the estimator was fitted
-            on y of shape (n_samples, n_outputs).
+            on y of shape (n_samples, n_outputs). With a positive
+            ``tail_weight_`` the last component of every row is the tail
+            guard (``tail_weight``).
         """
+        return with_tail(self._guarded_dist(X), self._tail_weight())
+
+    def _guarded_dist(self, X):
+        """``predict_dist`` without the tail component: the network's, widened by the factor."""
         dist = self._distribution_from_params(self._predict_params(X))
         scale = getattr(self, "calibration_scale_", 1.0)
         if scale != 1.0:
             dist = widen(dist, scale, self._min_scale())
         return dist.affine(self._y_mean, self._y_scale)
+
+    def _tail_weight(self):
+        """The weight of the tail component in this prediction (0 inside ``tail_guard_off``)."""
+        if not tail_guard_is_on():
+            return 0.0
+        # Files and pickles written before the tail guard have no tail_weight_.
+        return getattr(self, "tail_weight_", 0.0)
+
+    def _tail_variance_factor(self):
+        """How much the tail component multiplies every row's predictive variance."""
+        return tail_variance_factor(self._tail_weight())
 
     def predict(self, X, return_std=False):
         """Predictive mean (and standard deviation) for every row of X.

@@ -3,7 +3,7 @@
 from functools import partial
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from skprob._base import (
     BaseProbabilisticNetwork,
@@ -160,6 +160,7 @@ class BayesianMLPRegressor(
         **_BaseBayesianMLP._parameter_constraints,
         "heteroscedastic": ["boolean"],
         "calibrate_scale": ["boolean"],
+        "tail_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
     }
 
     def __init__(
@@ -186,6 +187,7 @@ class BayesianMLPRegressor(
         n_iter_no_change=10,
         device="cpu",
         calibrate_scale=True,
+        tail_weight="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -208,6 +210,7 @@ class BayesianMLPRegressor(
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.calibrate_scale = calibrate_scale
+        self.tail_weight = tail_weight
 
     def _build_network(self, n_features):
         trunk, width = self._build_trunk(n_features)

@@ -4,6 +4,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, _fit
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from skprob._scale_calibration import tail_guard_off
 from skprob._state import all_or_nothing
 from skprob.distributions import MonotoneTransform, TransformedDistribution
 from skprob.distributions._transformed import TRANSFORMS
@@ -21,7 +22,9 @@ class TransformedTargetRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimat
     distribution of z becomes a :class:`TransformedDistribution` of y: the
     density carries the Jacobian, quantiles and intervals map exactly through
     the increasing transform, and :meth:`predict` returns the mean of y (not
-    ``exp`` of the mean of log y).
+    ``exp`` of the mean of log y). The regressor's tail guard
+    (``tail_weight``) is left out of the distribution of z: a component ten
+    times as wide in log space would dominate the mean and variance of y.
 
     Parameters
     ----------
@@ -101,7 +104,11 @@ class TransformedTargetRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimat
         dist : TransformedDistribution
         """
         check_is_fitted(self)
-        return TransformedDistribution(predict_dist(self.regressor_, X), self.transform_)
+        # Without the regressor's tail guard: ten times its spread in log
+        # space would give y a mean exp(50 sd**2) times too large.
+        with tail_guard_off():
+            dist = predict_dist(self.regressor_, X)
+        return TransformedDistribution(dist, self.transform_)
 
     def predict(self, X, return_std=False):
         """Predictive mean (and standard deviation) of y.
@@ -139,6 +146,7 @@ class TransformedTargetRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimat
         y_samples : ndarray of shape (n_samples_X, n_samples)
         """
         check_is_fitted(self)
-        draws = final_estimator_call(self.regressor_, "sample_posterior", X,
-                                     n_samples=n_samples, random_state=random_state)
+        with tail_guard_off():  # as in predict_dist
+            draws = final_estimator_call(self.regressor_, "sample_posterior", X,
+                                         n_samples=n_samples, random_state=random_state)
         return self.transform_.inverse(draws)

@@ -2,7 +2,7 @@
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from skprob._base import (
     BaseProbabilisticNetwork,
@@ -112,8 +112,8 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
     >>> from skprob.datasets import make_heteroscedastic
     >>> X, y = make_heteroscedastic(300, random_state=0)
     >>> reg = DropoutMLPRegressor(max_iter=5, n_mc_samples=20, random_state=0).fit(X / 20, y)
-    >>> reg.predict_dist(X[:3] / 20).means.shape
-    (3, 20)
+    >>> reg.predict_dist(X[:3] / 20).means.shape  # 20 passes and the tail guard
+    (3, 21)
     """
 
     _multi_output = True
@@ -128,6 +128,7 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
         **_BaseDropoutMLP._parameter_constraints,
         "heteroscedastic": ["boolean"],
         "calibrate_scale": ["boolean"],
+        "tail_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
     }
 
     def __init__(
@@ -153,6 +154,7 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
         n_iter_no_change=10,
         device="cpu",
         calibrate_scale=True,
+        tail_weight="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -174,6 +176,7 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.calibrate_scale = calibrate_scale
+        self.tail_weight = tail_weight
 
     def _build_network(self, n_features):
         trunk, width = self._build_trunk(n_features)

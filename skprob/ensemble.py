@@ -232,6 +232,9 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
         With the member's ``calibrate_scale``, the one factor by which the
         ensemble's mixture is widened (above 1) or narrowed about its mean,
         fitted on the validation split after training (1.0 without it).
+    tail_weight_ : float
+        The weight of the tail component of the ensemble's mixture (the
+        member's ``tail_weight``), fitted on the same rows.
 
     See Also
     --------
@@ -255,8 +258,8 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
     >>> X, y = make_bimodal(300, random_state=0)
     >>> member = MixtureDensityRegressor(n_components=2, max_iter=10)
     >>> ens = DeepEnsembleRegressor(member, n_estimators=3, random_state=0).fit(X, y)
-    >>> ens.predict_dist(X[:2]).weights.shape
-    (2, 6)
+    >>> ens.predict_dist(X[:2]).weights.shape  # 3 members x 2 components, and the tail guard
+    (2, 7)
     """
 
     def _default_estimator(self):
@@ -271,7 +274,9 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
         law of total variance, the mean of the groups' variances is the
         aleatoric part (including a member's own multimodality) and the
         variance of the groups' means the epistemic part: the spread between
-        members, plus the members' own Monte Carlo spread.
+        members, plus the members' own Monte Carlo spread. The tail component
+        (``tail_weight_``) widens the whole mixture about its mean: both parts
+        are multiplied by ``1 + 99 tail_weight_``.
 
         Parameters
         ----------
@@ -287,7 +292,7 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
         return Uncertainty(*map_row_chunks(self._uncertainty_split, X))
 
     def _uncertainty_split(self, X):
-        dist = self.predict_dist(X)
+        dist = self._guarded_dist(X)
         shape = (len(dist.weights), -1, self._components_per_group())
         w, mu, sd = (a.reshape(shape) for a in (dist.weights, dist.means, dist.stds))
         group_weight = w.sum(axis=2)
@@ -298,7 +303,9 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
         epistemic = (group_weight * (group_mean - mean[:, None]) ** 2).sum(axis=1) / (
             group_weight.sum(axis=1)
         )
-        return aleatoric + epistemic, aleatoric, epistemic
+        # The tail component widens the whole mixture about its mean.
+        factor = self._tail_variance_factor()
+        return factor * (aleatoric + epistemic), factor * aleatoric, factor * epistemic
 
 
 class DeepEnsembleClassifier(
@@ -412,6 +419,7 @@ class DeepEnsembleClassifier(
 
 # Regressors only: the ensemble's own predictive mixture is calibrated, not its members'.
 DeepEnsembleRegressor.calibrate_scale = _forward_member_parameter("calibrate_scale")
+DeepEnsembleRegressor.tail_weight = _forward_member_parameter("tail_weight")
 
 for _cls in (DeepEnsembleRegressor, DeepEnsembleClassifier):
     _cls.__doc__ = _cls.__doc__.replace(

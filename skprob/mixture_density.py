@@ -1,9 +1,9 @@
 """Mixture density network regressor (Bishop 1994)."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from skprob._base import (
     BaseProbabilisticNetwork,
@@ -85,8 +85,8 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
     >>> from skprob.datasets import make_bimodal
     >>> X, y = make_bimodal(500, random_state=0)
     >>> mdn = MixtureDensityRegressor(n_components=3, max_iter=20, random_state=0)
-    >>> mdn.fit(X, y).predict_dist(X[:2]).weights.shape
-    (2, 3)
+    >>> mdn.fit(X, y).predict_dist(X[:2]).weights.shape  # 3 components and the tail guard's
+    (2, 4)
     """
 
     _multi_output = True
@@ -95,6 +95,7 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
         **BaseProbabilisticNetwork._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "calibrate_scale": ["boolean"],
+        "tail_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
     }
 
     def __init__(
@@ -118,6 +119,7 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
         n_iter_no_change=50,
         device="cpu",
         calibrate_scale=True,
+        tail_weight="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -137,6 +139,7 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.calibrate_scale = calibrate_scale
+        self.tail_weight = tail_weight
 
     def _build_network(self, n_features):
         sizes = hidden_layers(self.hidden_layer_sizes)

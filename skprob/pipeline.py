@@ -14,6 +14,8 @@ Two ways through:
   :mod:`skprob.metrics` use them.
 """
 
+import contextlib
+
 import numpy as np
 from sklearn import compose as sk_compose
 from sklearn import pipeline as sk_pipeline
@@ -23,6 +25,7 @@ from sklearn.multioutput import MultiOutputRegressor
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from skprob._scale_calibration import tail_guard_off
 from skprob.distributions import TransformedDistribution
 from skprob.distributions._transformed import TRANSFORMS
 
@@ -77,12 +80,16 @@ def _not_exact(transformer):
     )
 
 
-def _target_map(transformer):
-    """How the distribution of z = transformer(y) maps to y: a callable dist_z -> dist_y."""
-    if isinstance(transformer, _AFFINE_TRANSFORMERS) or (
+def _is_affine(transformer):
+    return isinstance(transformer, _AFFINE_TRANSFORMERS) or (
         isinstance(transformer, preprocessing.FunctionTransformer)
         and transformer.func is None and transformer.inverse_func is None
-    ):
+    )
+
+
+def _target_map(transformer):
+    """How the distribution of z = transformer(y) maps to y: a callable dist_z -> dist_y."""
+    if _is_affine(transformer):
         if getattr(transformer, "n_features_in_", 1) != 1:
             raise _not_exact(transformer)
         # inverse_transform is exactly y = shift + scale * z for these transformers.
@@ -104,12 +111,18 @@ def _transformed_target_call(estimator, method, X, **kwargs):
     """``method`` of a fitted sklearn.compose.TransformedTargetRegressor, in y's units."""
     check_is_fitted(estimator)
     transformer = estimator.transformer_
+    # Through a non-affine inverse (exp) the regressor's tail guard would
+    # dominate y's moments: left out, as skprob.compose.TransformedTargetRegressor does.
+    tails = contextlib.nullcontext() if _is_affine(transformer) else tail_guard_off()
     if method == "predict_dist":
         to_y = _target_map(transformer)
-        return to_y(final_estimator_call(estimator.regressor_, method, X, **kwargs))
+        with tails:
+            dist = final_estimator_call(estimator.regressor_, method, X, **kwargs)
+        return to_y(dist)
     if method == "sample_posterior":
         # Draws of z map to draws of y through any inverse, exact or not.
-        draws = final_estimator_call(estimator.regressor_, method, X, **kwargs)
+        with tails:
+            draws = final_estimator_call(estimator.regressor_, method, X, **kwargs)
         return transformer.inverse_transform(draws.reshape(-1, 1)).reshape(draws.shape)
     raise TypeError(
         f"{method} of the regressor inside sklearn.compose.TransformedTargetRegressor is in "

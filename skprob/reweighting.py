@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
+from skprob._scale_calibration import tail_guard_off
 from skprob._state import all_or_nothing
 from skprob.distributions import Categorical, GridDistribution
 from skprob.pipeline import final_estimator_call, predict_dist
@@ -359,7 +360,11 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         if self._is_classification():
             return Categorical(self.predict_proba(X), classes=self.classes_)
-        base = predict_dist(self.estimator_, X)
+        # Without the model's tail guard (tail_weight): the prior ratio grows
+        # where the training prior vanishes and would move the mass into a
+        # component ten times as wide, and the grid would span it.
+        with tail_guard_off():
+            base = predict_dist(self.estimator_, X)
         lower, upper = base.ppf(_GRID_TAIL), base.ppf(1.0 - _GRID_TAIL)
         # Outside the training prior's support the model's density is an
         # extrapolation the data never informed (the true p_train(y | x) is zero

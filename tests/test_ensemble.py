@@ -166,8 +166,11 @@ def test_regressor_mixes_the_members(member):
     ensemble = DeepEnsembleRegressor(member, n_estimators=3, random_state=0).fit(X, y)
     dist = ensemble.predict_dist(X[:7])
     groups = 2 if isinstance(member, MixtureDensityRegressor) else 4
-    assert dist.weights.shape == (7, 3 * groups)
-    np.testing.assert_allclose(dist.weights.reshape(7, 3, -1).sum(axis=2), 1 / 3)
+    # The members' components, equally weighted per member, then one tail component.
+    assert dist.weights.shape == (7, 3 * groups + 1)
+    tail = ensemble.tail_weight_
+    np.testing.assert_allclose(dist.weights[:, -1], tail)
+    np.testing.assert_allclose(dist.weights[:, :-1].reshape(7, 3, -1).sum(axis=2), (1 - tail) / 3)
     u = ensemble.predict_uncertainty(X[:7])
     np.testing.assert_allclose(u.total, dist.var(), rtol=1e-9)
     np.testing.assert_allclose(u.total, u.aleatoric + u.epistemic)
@@ -182,8 +185,9 @@ def test_regressor_mixes_the_members(member):
 
 def test_mixture_of_members_matches_the_members():
     X, y, _ = _small_data()
-    # No scale factor, so that the members' raw outputs are the whole story.
-    member = MixtureDensityRegressor(n_components=2, max_iter=5, calibrate_scale=False)
+    # No scale factor and no tail, so that the members' raw outputs are the whole story.
+    member = MixtureDensityRegressor(n_components=2, max_iter=5, calibrate_scale=False,
+                                     tail_weight=0)
     ensemble = DeepEnsembleRegressor(member, n_estimators=2, random_state=0).fit(X, y)
     log_w, means, stds = predict_params(ensemble.module_, X[:5])
     scale = ensemble._y_scale

@@ -137,7 +137,8 @@ def test_seed_network_architecture():
     acts = [type(m).__name__ for m in mdn.module_.trunk if not hasattr(m, "out_features")]
     assert widths == [128, 128, 64] and acts == ["ReLU", "ReLU", "Tanh"]
     dist = mdn.predict_dist(X)
-    assert isinstance(dist, GaussianMixture) and dist.weights.shape == (64, 16)
+    # The network's 16 components and the tail guard's.
+    assert isinstance(dist, GaussianMixture) and dist.weights.shape == (64, 17)
 
 
 def test_predict_shapes_and_consistency(toy):

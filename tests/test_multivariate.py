@@ -212,14 +212,15 @@ def _tiny(cls, **params):
 @pytest.mark.parametrize("cls", list(_REFERENCE_1D))
 def test_scalar_targets_give_the_numbers_they_gave_before(cls):
     X, y = make_bimodal(400, random_state=0)
-    # Recorded before calibrate_scale existed: every row trains, the scale is 1.
-    model = _tiny(cls, calibrate_scale=False).fit(X, y)
+    # Recorded before calibrate_scale and tail_weight existed: every row
+    # trains, the scale is 1, no tail component.
+    model = _tiny(cls, calibrate_scale=False, tail_weight=0).fit(X, y)
     mean, logpdf = _REFERENCE_1D[cls]
     np.testing.assert_allclose(model.predict(X[:3]), mean, rtol=1e-5)
     np.testing.assert_allclose(model.predict_dist(X[:3]).logpdf(y[:3]), logpdf, rtol=1e-5)
     assert model.n_outputs_ == 1
     with pytest.warns(DataConversionWarning):
-        column = _tiny(cls, calibrate_scale=False).fit(X, y[:, None])
+        column = _tiny(cls, calibrate_scale=False, tail_weight=0).fit(X, y[:, None])
     np.testing.assert_array_equal(column.predict(X[:3]), model.predict(X[:3]))
 
 
@@ -261,7 +262,7 @@ def test_monte_carlo_networks_model_the_joint_density(cls, correlated_problem):
     extra = {"dropout_rate": 0.05} if cls is DropoutMLPRegressor else {}
     model = _fit_known_truth(cls, X, y, n_mc_samples=10, **extra)
     dist = model.predict_dist(X_test[:1000])
-    assert dist.n_components == 10
+    assert dist.n_components == 10 + 1  # the passes and the tail guard
     gap = negative_log_likelihood(y_test[:1000], dist) - negative_log_likelihood(
         y_test[:1000], truth[:1000])
     assert gap < 0.2

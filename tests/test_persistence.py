@@ -309,6 +309,8 @@ def _set(section, name, value):
     (MixtureDensityRegressor, _set("fitted", "_prediction_seed", -1), "_prediction_seed=-1"),
     (MixtureDensityRegressor, _set("fitted", "calibration_scale_", -1.0), "calibration_scale_"),
     (MixtureDensityRegressor, _set("fitted", "calibration_scale_", "1"), "calibration_scale_"),
+    (MixtureDensityRegressor, _set("fitted", "tail_weight_", 1.0), "tail_weight_"),
+    (MixtureDensityRegressor, _set("fitted", "tail_weight_", -0.01), "tail_weight_"),
     (MixtureDensityRegressor, _set("fitted", "_prediction_seed", 2**40), "_prediction_seed="),
     (MixtureDensityRegressor, _set("fitted", "feature_names_in_",
                                    {"__ndarray__": ["a", "b"], "dtype": "str"}),
@@ -342,6 +344,17 @@ def test_file_written_before_the_scale_factor_loads_with_factor_one(saved, tmp_p
     path = _tampered(saved[MixtureDensityRegressor], tmp_path / "x",
                      lambda m: m["fitted"].pop("calibration_scale_"))
     assert skprob.load(path).calibration_scale_ == 1.0
+
+
+def test_file_written_before_the_tail_guard_loads_without_a_tail(saved, tmp_path):
+    def before_the_tail(model):
+        model["fitted"].pop("tail_weight_")
+        model["params"].pop("tail_weight")
+
+    path = _tampered(saved[MixtureDensityRegressor], tmp_path / "x", before_the_tail)
+    loaded = skprob.load(path)
+    assert loaded.tail_weight_ == 0.0
+    assert loaded.predict_dist(np.zeros((2, 3))).n_components == loaded.n_components
 
 
 def test_missing_and_unknown_fitted_attributes_are_refused(saved, tmp_path):

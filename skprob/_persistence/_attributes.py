@@ -61,6 +61,14 @@ def _finite(*, positive=False, non_negative=False):
     return check
 
 
+def _tail_weight(value, done):
+    """A weight in [0, 1): at 1 nothing would be left but the tail."""
+    value = _finite(non_negative=True)(value, done)
+    if not value < 1:
+        raise ValueError("must be below 1")
+    return value
+
+
 def _per_output(*, positive=False):
     """A float for one output, a finite 1-D array of ``n_outputs_`` values for several."""
     def check(value, done):
@@ -241,6 +249,8 @@ FITTED_ATTRIBUTES = (
     Attribute("_y_resolution", "regressor", _finite(non_negative=True), 0.0),
     # the factor of calibrate_scale (files written before it have none: 1)
     Attribute("calibration_scale_", "regressor", _finite(positive=True), 1.0),
+    # the weight of tail_weight's component (files written before it have none: 0)
+    Attribute("tail_weight_", "regressor", _tail_weight, 0.0),
     # network classifiers
     Attribute("classes_", "classifier", _classes),
     # PriorReweighter
