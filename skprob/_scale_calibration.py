@@ -95,7 +95,7 @@ def tail_guard_off():
     For the meta-estimators that turn a predictive distribution into
     something its far tails dominate: ``exp`` of a tail ten times as wide in
     log space (``compose.TransformedTargetRegressor``) has a mean of
-    ``exp(50 sd**2)`` times the guarded one's, and a prior ratio that grows
+    ``exp(49.5 sd**2)`` times the guarded one's, and a prior ratio that grows
     where the training prior vanishes (``PriorReweighter``) moves the mass
     into the tail. A context variable, so that it reaches the regressor
     through pipelines, searches and other wrappers unchanged.

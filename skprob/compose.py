@@ -105,7 +105,7 @@ class TransformedTargetRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimat
         """
         check_is_fitted(self)
         # Without the regressor's tail guard: ten times its spread in log
-        # space would give y a mean exp(50 sd**2) times too large.
+        # space has a mean exp(49.5 sd**2) times the guarded one's in y's units.
         with tail_guard_off():
             dist = predict_dist(self.regressor_, X)
         return TransformedDistribution(dist, self.transform_)

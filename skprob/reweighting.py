@@ -127,7 +127,10 @@ class PriorReweighter(MetaEstimatorMixin, BaseEstimator):
     because the likelihood p(x | y) does not depend on the prior. This
     meta-estimator fits (a clone of) ``estimator``, learns p_train(y) from the
     training targets, and returns reweighted predictions: class probabilities
-    for a classifier, a :class:`GridDistribution` for a regressor.
+    for a classifier, a :class:`GridDistribution` for a regressor. A skprob
+    regressor's distribution enters without its tail guard (``tail_weight``):
+    the ratio π / p_train grows where the training prior vanishes and would
+    move the mass into that wide component.
 
     Parameters
     ----------
