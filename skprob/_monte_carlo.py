@@ -114,7 +114,7 @@ class MonteCarloRegressorMixin(MonteCarloMixin):
         factor = self._tail_variance_factor()
 
         def split(X_chunk):
-            dist = self._guarded_dist(X_chunk)
+            dist = self._dist_without_tail(X_chunk)
             if isinstance(dist, MultivariateGaussianMixture):
                 noise_variance = np.sum(dist.scale_tril**2, axis=-1)
             else:

@@ -217,9 +217,9 @@ class ProbabilisticRegressorMixin(RegressorMixin):
             ``tail_weight_`` the last component of every row is the tail
             guard (``tail_weight``).
         """
-        return with_tail(self._guarded_dist(X), self._tail_weight())
+        return with_tail(self._dist_without_tail(X), self._tail_weight())
 
-    def _guarded_dist(self, X):
+    def _dist_without_tail(self, X):
         """``predict_dist`` without the tail component: the network's, widened by the factor."""
         dist = self._distribution_from_params(self._predict_params(X))
         scale = getattr(self, "calibration_scale_", 1.0)

@@ -292,7 +292,7 @@ class DeepEnsembleRegressor(ProbabilisticRegressorMixin, _BaseDeepEnsemble):
         return Uncertainty(*map_row_chunks(self._uncertainty_split, X))
 
     def _uncertainty_split(self, X):
-        dist = self._guarded_dist(X)
+        dist = self._dist_without_tail(X)
         shape = (len(dist.weights), -1, self._components_per_group())
         w, mu, sd = (a.reshape(shape) for a in (dist.weights, dist.means, dist.stds))
         group_weight = w.sum(axis=2)
