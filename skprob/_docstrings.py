@@ -87,7 +87,9 @@ FITTED_ATTRIBUTES = """\
     loss_curve_ : list of float
         Training loss per epoch: mean NLL (standardised units for regressors) plus
         any penalty. For the Bayesian networks it is the negative ELBO per
-        training sample, mean NLL + KL(q || prior) / n, whose KL part (several
+        training sample, mean NLL + ``kl_weight`` KL(q || prior) (by default
+        0.3 / n for the regressor, a tempered ELBO, 1 / n for the
+        classifier), whose KL part (several
         nats per sample on small data) makes it larger than the other
         estimators' curves and not comparable with them; ``validation_scores_``
         holds the NLL alone.

@@ -204,6 +204,8 @@ def _tiny(cls, **params):
     if cls is DropoutMLPRegressor:
         extra["dropout_rate"] = 0.1  # the default when the numbers were recorded
     alpha = 0.0 if cls is BayesianMLPRegressor else 1e-4
+    if cls is BayesianMLPRegressor:
+        extra["kl_weight"] = 1 / 400  # the exact ELBO on 400 rows, the default when recorded
     return cls(hidden_layer_sizes=(16,), max_iter=5, batch_size=200, alpha=alpha,
                learning_rate_init=1e-3, early_stopping=False, random_state=0,
                **{**extra, **params})
