@@ -6,8 +6,11 @@ of the base and ``partial_fit``, ``predict_dist``, ``predict`` and
 ``sample_posterior``.
 """
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from skprob._chunks import map_row_chunks, sample_row_chunks
 from skprob._scale_calibration import (
@@ -30,6 +33,14 @@ from skprob.distributions._sampling import check_n_samples, check_random_state_o
 
 # Standardised targets beyond this cannot be squared in float32 (the NLL's z**2).
 _FLOAT32_TARGET_LIMIT = 1e18
+
+# The parameters every network regressor has for the calibration that
+# ``ProbabilisticRegressorMixin._calibrate`` does (the regressors' own
+# ``_parameter_constraints`` take them from here).
+CALIBRATION_CONSTRAINTS = {
+    "calibrate_scale": ["boolean"],
+    "tail_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
+}
 
 
 class ProbabilisticRegressorMixin(RegressorMixin):

@@ -3,7 +3,7 @@
 from functools import partial
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from skprob._base import (
     BaseProbabilisticNetwork,
@@ -13,7 +13,7 @@ from skprob._base import (
 from skprob._classification import ProbabilisticClassifierMixin
 from skprob._docstrings import fill_doc
 from skprob._monte_carlo import MonteCarloClassifierMixin, MonteCarloRegressorMixin
-from skprob._regression import ProbabilisticRegressorMixin
+from skprob._regression import CALIBRATION_CONSTRAINTS, ProbabilisticRegressorMixin
 from skprob._torch.modules import (
     BayesianLinear,
     CategoricalHead,
@@ -180,8 +180,7 @@ class BayesianMLPRegressor(
     _parameter_constraints: dict = {
         **_BaseBayesianMLP._parameter_constraints,
         "heteroscedastic": ["boolean"],
-        "calibrate_scale": ["boolean"],
-        "tail_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
+        **CALIBRATION_CONSTRAINTS,
     }
 
     def __init__(

@@ -2,7 +2,7 @@
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from skprob._base import (
     BaseProbabilisticNetwork,
@@ -12,7 +12,7 @@ from skprob._base import (
 from skprob._classification import ProbabilisticClassifierMixin
 from skprob._docstrings import fill_doc
 from skprob._monte_carlo import MonteCarloClassifierMixin, MonteCarloRegressorMixin
-from skprob._regression import ProbabilisticRegressorMixin
+from skprob._regression import CALIBRATION_CONSTRAINTS, ProbabilisticRegressorMixin
 from skprob._torch.modules import (
     CategoricalHead,
     GaussianHead,
@@ -127,8 +127,7 @@ class DropoutMLPRegressor(MonteCarloRegressorMixin, ProbabilisticRegressorMixin,
     _parameter_constraints: dict = {
         **_BaseDropoutMLP._parameter_constraints,
         "heteroscedastic": ["boolean"],
-        "calibrate_scale": ["boolean"],
-        "tail_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
+        **CALIBRATION_CONSTRAINTS,
     }
 
     def __init__(

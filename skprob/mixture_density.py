@@ -1,9 +1,9 @@
 """Mixture density network regressor (Bishop 1994)."""
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from skprob._base import (
     BaseProbabilisticNetwork,
@@ -11,7 +11,7 @@ from skprob._base import (
     hidden_layers,
 )
 from skprob._docstrings import fill_doc
-from skprob._regression import ProbabilisticRegressorMixin
+from skprob._regression import CALIBRATION_CONSTRAINTS, ProbabilisticRegressorMixin
 from skprob._torch.modules import (
     MixtureDensityHead,
     MultivariateMixtureDensityHead,
@@ -94,8 +94,7 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
     _parameter_constraints: dict = {
         **BaseProbabilisticNetwork._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "calibrate_scale": ["boolean"],
-        "tail_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
+        **CALIBRATION_CONSTRAINTS,
     }
 
     def __init__(
