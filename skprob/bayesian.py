@@ -90,8 +90,9 @@ class BayesianMLPRegressor(
         the exact one): with the exact weight the prior's pull cost the fit
         on seven of the eight UCI sets (test NLL: yacht 0.39 against -0.01,
         energy 1.27 against 0.85; wine 0.95 against 0.98 the exception),
-        while the epistemic uncertainty away from the data still grew as fast. Smaller values
-        (a "colder" posterior) trade more epistemic spread for fit.
+        while the epistemic uncertainty away from the data still grew as fast.
+        Smaller values (a "colder" posterior) trade more epistemic spread for
+        fit.
     n_mc_samples : int, default=100
         Number of weight draws ``T`` at prediction, run as one batched tensor
         computation; each draw is shared by all rows, so a row's prediction
@@ -171,10 +172,10 @@ class BayesianMLPRegressor(
     # -6.76; wine 0.95 against 0.98 the exception) and on 100-300 rows of
     # benchmarks/small_data.py's problems (heteroscedastic, 200 rows: 0.89
     # and 0.47); the epistemic ratio of the gap problem stayed 4.8-6.4.
-    # Worse at 50 rows (+0.03 to +0.09) and with 90% coverage 0.84-0.86 on
-    # 100 rows. Measured only after the tail guard: before it, 0.3 had taken
-    # the outlier problem from 2.0 to 3.5-3.8. See "Training budget" in the
-    # user guide.
+    # Worse at 50 rows (+0.01 to +0.09 on four of five problems) and with 90%
+    # coverage 0.84-0.86 on four 100-row problems. Measured only after the
+    # tail guard: before it, 0.3 had taken the outlier problem from 2.0 to
+    # 3.5-3.8. See "Training budget" in the user guide.
     _kl_temperature = 0.3
 
     _parameter_constraints: dict = {
