@@ -129,8 +129,10 @@ CALIBRATION_PARAMETERS = """\
         NLL; under the guard it costs at most about ``log(1 / w)`` nats more
         than under a prediction ten times as wide. "auto" fits ``w`` in
         [0.001, 0.1] by the likelihood of the rows ``calibrate_scale`` holds
-        out (after the factor), and uses 0.001 where none are held out; a
-        float fixes it; 0 turns the guard off. Its price is at most
+        out: from 100 such rows together with the factor (which then fits the
+        bulk of the errors, the tail the rare gross ones), on fewer after it;
+        0.001 where none are held out. A float fixes ``w`` (the factor is
+        fitted under it); 0 turns the guard off. Its price is at most
         ``-log(1 - w)`` nats a row and standard deviations (and both parts of
         ``predict_uncertainty``) ``sqrt(1 + 99 w)`` times wider: 5% at 0.001.
         See the user guide, *Calibration*.

@@ -402,18 +402,22 @@ def test_held_out_rows_of_a_rounded_target_are_spread_over_their_cells(monkeypat
     import skprob._regression as regression_module
 
     seen = []
-    train, fit_scale = base_module.train, regression_module.fit_scale
+    train = base_module.train
 
     def spy_train(*args, validation=None, **kwargs):
         seen.append(validation[1].numpy().astype(np.float64))
         return train(*args, validation=validation, **kwargs)
 
-    def spy_fit_scale(dist, y, *args, **kwargs):
-        seen.append(np.array(y, dtype=np.float64))
-        return fit_scale(dist, y, *args, **kwargs)
+    def spy(fit):
+        def spied(dist, y, *args, **kwargs):
+            seen.append(np.array(y, dtype=np.float64))
+            return fit(dist, y, *args, **kwargs)
+
+        return spied
 
     monkeypatch.setattr(base_module, "train", spy_train)
-    monkeypatch.setattr(regression_module, "fit_scale", spy_fit_scale)
+    for name in ("fit_scale", "fit_scale_and_tail_weight"):
+        monkeypatch.setattr(regression_module, name, spy(getattr(regression_module, name)))
     X, y = _noise_free_rounded(600, np.random.default_rng(0))
     model = MixtureDensityRegressor(max_iter=2, early_stopping=True, random_state=0)
     if ensemble:

@@ -20,6 +20,7 @@ from skprob._scale_calibration import (
     MIN_TRAINING_ROWS,
     TAIL_WIDTH,
     fit_scale,
+    fit_scale_and_tail_weight,
     fit_tail_weight,
     scaled_nll,
     tail_guard_off,
@@ -334,15 +335,15 @@ def test_narrowing_needs_the_training_rows_to_agree():
     y = X[:, 0] + 0.3 * rng.normal(size=n)
     outliers = rng.random(n) < 0.03
     y[outliers] += rng.normal(0, 20, outliers.sum())
-    model = DropoutMLPRegressor(max_iter=20, random_state=0)
+    model = DropoutMLPRegressor(max_iter=20, tail_weight=0.0, random_state=0)
     _, val_idx = model._validation_split(y, 0)
     clean_val = val_idx[~outliers[val_idx]]
     model.fit(X, y)
     z, weights = ((y - model._y_mean) / model._y_scale).astype(np.float32), np.ones(n)
 
-    alone = model._fitted_scale(X, z, weights, clean_val)
+    alone = model._fitted_scale(X, z, weights, clean_val, 0.0)
     model._calibrate(X, z, weights, clean_val)
-    training = model._fitted_scale(X, z, weights, np.setdiff1d(np.arange(n), clean_val))
+    training = model._fitted_scale(X, z, weights, np.setdiff1d(np.arange(n), clean_val), 0.0)
     print(f"clean validation rows alone {alone:.2f}, training rows {training:.2f}, "
           f"factor {model.calibration_scale_:.2f}")
     assert alone < training
@@ -406,6 +407,107 @@ def test_fit_tail_weight_weights_rows_as_repeats():
     repeated = _gaussians(np.zeros(repeats.sum()), 1.0)
     assert fit_tail_weight(dist, y, repeats.astype(float)) == pytest.approx(
         fit_tail_weight(repeated, np.repeat(y, repeats)), rel=1e-3
+    )
+
+
+def test_the_factor_and_the_tail_weight_are_fitted_together():
+    # Predicted N(0, 1), and so is the bulk of the rows; 4% gross errors drawn
+    # from the tail itself. The factor fitted alone widens the bulk to cover
+    # them; fitted with the tail it stays at the bulk's 1.
+    rng = np.random.default_rng(4)
+    n = 4000
+    dist = _gaussians(np.zeros(n), 1.0)
+    y = rng.normal(size=n)
+    gross = rng.random(n) < 0.04
+    y[gross] = rng.normal(0.0, TAIL_WIDTH, gross.sum())
+    alone = fit_scale(dist, y)
+    scale, weight = fit_scale_and_tail_weight(dist, y)
+    print(f"factor alone {alone:.3f}; jointly {scale:.3f} with tail weight {weight:.4f}")
+    assert alone > 1.5
+    assert scale == pytest.approx(1.0, abs=0.05)
+    assert 0.03 < weight < 0.05
+    # The factor is the one for that weight, and the weight moves no more.
+    assert scale == fit_scale(dist, y, tail_weight=weight)
+    assert fit_tail_weight(widen(dist, scale), y) == pytest.approx(weight, rel=0.02)
+    # Better than the sequential fit (factor first, then the weight) on the same rows.
+    sequential = fit_tail_weight(widen(dist, alone), y)
+    assert scaled_nll(dist, y, np.log(scale), tail_weight=weight) < scaled_nll(
+        dist, y, np.log(alone), tail_weight=sequential
+    )
+
+
+def test_a_tail_takes_part_of_the_spread_from_the_factor():
+    rng = np.random.default_rng(5)
+    dist = _gaussians(np.zeros(500), 1.0)
+    y = 2.0 * rng.normal(size=500)
+    alone = fit_scale(dist, y)
+    assert alone == pytest.approx(2.0, rel=0.1)
+    assert fit_scale(dist, y, tail_weight=0.05) < alone
+
+
+def _contaminated_linear(n, seed, fraction=0.04):
+    X, y = _linear(n, seed)
+    rng = np.random.default_rng(seed + 100)
+    gross = rng.random(n) < fraction
+    y[gross] += rng.normal(0.0, 10.0, gross.sum())
+    return X, y, gross
+
+
+def test_from_100_held_out_rows_the_factor_is_fitted_under_the_fitted_tail(monkeypatch):
+    import skprob._regression as regression_module
+
+    # 2,000 rows (200 held out), 4% gross errors: fitted alone, the factor
+    # widens the bulk to cover them.
+    X, y, _ = _contaminated_linear(2000, 7)
+    X_test, y_test, gross = _contaminated_linear(4000, 8)
+    make = lambda: DropoutMLPRegressor(max_iter=20, random_state=0)  # noqa: E731
+    joint = make().fit(X, y)
+    monkeypatch.setattr(regression_module, "MIN_JOINT_ROWS", 10**9)
+    alone = make().fit(X, y)
+    bulk = lambda model: interval_coverage(  # noqa: E731
+        y_test[~gross], model.predict_dist(X_test[~gross]), 0.5
+    )
+    print(f"factor {alone.calibration_scale_:.3f} -> {joint.calibration_scale_:.3f}, tail "
+          f"weight {alone.tail_weight_:.4f} -> {joint.tail_weight_:.4f}, 50% coverage of the "
+          f"clean test rows {bulk(alone):.3f} -> {bulk(joint):.3f}")
+    assert joint.calibration_scale_ < 0.8 * alone.calibration_scale_
+    assert 0.02 < joint.tail_weight_ < 0.07
+    assert abs(bulk(joint) - 0.5) < abs(bulk(alone) - 0.5)
+    assert negative_log_likelihood(y_test, joint.predict_dist(X_test)) < negative_log_likelihood(
+        y_test, alone.predict_dist(X_test)
+    )
+
+
+def test_below_100_held_out_rows_the_factor_is_fitted_first(monkeypatch):
+    import skprob._regression as regression_module
+
+    X, y, _ = _contaminated_linear(500, 9)  # 50 rows held out
+    make = lambda: DropoutMLPRegressor(max_iter=20, random_state=0)  # noqa: E731
+    default = make().fit(X, y)
+    monkeypatch.setattr(regression_module, "MIN_JOINT_ROWS", 10**9)
+    factor_first = make().fit(X, y)
+    monkeypatch.setattr(regression_module, "MIN_JOINT_ROWS", 0)
+    joint = make().fit(X, y)
+    assert default.calibration_scale_ == factor_first.calibration_scale_
+    assert default.tail_weight_ == factor_first.tail_weight_
+    assert joint.calibration_scale_ != default.calibration_scale_
+
+
+def test_a_fixed_tail_weight_is_kept_and_the_factor_fitted_under_it():
+    X, y, _ = _contaminated_linear(1000, 10)
+    fixed = DropoutMLPRegressor(max_iter=20, tail_weight=0.05, random_state=0).fit(X, y)
+    without = DropoutMLPRegressor(max_iter=20, tail_weight=0.0, random_state=0).fit(X, y)
+    assert fixed.tail_weight_ == 0.05
+    assert fixed.calibration_scale_ < without.calibration_scale_
+
+
+def test_scaled_nll_with_a_tail_is_the_nll_of_the_guarded_widened_distribution():
+    rng = np.random.default_rng(6)
+    dist = _two_component_rows(50, 6)
+    y = rng.normal(size=50)
+    guarded = with_tail(widen(dist, 1.7), 0.02)
+    assert scaled_nll(dist, y, np.log(1.7), tail_weight=0.02) == pytest.approx(
+        -guarded.logpdf(y).mean(), rel=1e-12
     )
 
 
