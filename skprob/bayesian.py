@@ -54,6 +54,9 @@ class _BaseBayesianMLP(BaseProbabilisticNetwork):
 
     # kl_weight=None weighs the KL term by this over n_train: 1 is the exact
     # evidence lower bound per sample (the classifier's), below 1 a tempered one.
+    # The regressor's 0.3 was worse for the classifier on three of four data
+    # sets (5-fold log loss: 50 rows of a logistic problem 0.61 -> 0.71,
+    # breast cancer 0.090 -> 0.104; digits 0.093 -> 0.087): see the user guide.
     _kl_temperature = 1.0
 
     def _prepare_network(self, network, n_train):
