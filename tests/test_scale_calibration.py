@@ -478,6 +478,28 @@ def test_from_100_held_out_rows_the_factor_is_fitted_under_the_fitted_tail(monke
     )
 
 
+def test_the_joint_fit_takes_a_seeded_subsample_of_many_held_out_rows(monkeypatch):
+    import skprob._regression as regression_module
+
+    X, y, _ = _contaminated_linear(2000, 7)  # 200 rows held out
+    seen = []
+    joint = regression_module.fit_scale_and_tail_weight
+
+    def spy(dist, y_held_out, *args, **kwargs):
+        seen.append(len(y_held_out))
+        return joint(dist, y_held_out, *args, **kwargs)
+
+    monkeypatch.setattr(regression_module, "fit_scale_and_tail_weight", spy)
+    monkeypatch.setattr(regression_module, "MAX_JOINT_ROWS", 150)
+    make = lambda: DropoutMLPRegressor(max_iter=5, random_state=0)  # noqa: E731
+    first, second = make().fit(X, y), make().fit(X, y)
+    assert seen == [150, 150]
+    assert first.tail_weight_ > 2 * MIN_TAIL_WEIGHT  # the contamination is seen
+    assert (first.calibration_scale_, first.tail_weight_) == (
+        second.calibration_scale_, second.tail_weight_
+    )
+
+
 def test_below_100_held_out_rows_the_factor_is_fitted_first(monkeypatch):
     import skprob._regression as regression_module
 
