@@ -23,6 +23,7 @@ from skprob._scale_calibration import (
     fit_scale,
     fit_scale_and_tail_weight,
     fit_tail_weight,
+    seeded_subsample,
     tail_guard_is_on,
     tail_variance_factor,
     widen,
@@ -122,17 +123,21 @@ class ProbabilisticRegressorMixin(RegressorMixin):
             # (MC dropout on naval, the variational network on protein and
             # power: 90% intervals 0.928-0.935 -> 0.907-0.922, NLL up to 0.03
             # better).
-            rows = slice(None)
-            if len(validation_idx) > MAX_JOINT_ROWS:
-                rng = np.random.RandomState(self._prediction_seed)
-                rows = np.sort(rng.choice(len(validation_idx), MAX_JOINT_ROWS, replace=False))
-            _, tail_weight = fit_scale_and_tail_weight(
-                held_out[rows], y_held_out[rows], weight_held_out[rows], min_scale
-            )
+            n_held_out = len(validation_idx)
+            rows = seeded_subsample(np.arange(n_held_out), MAX_JOINT_ROWS, self._prediction_seed)
+            if len(rows) == n_held_out:
+                scale, tail_weight = fit_scale_and_tail_weight(
+                    held_out, y_held_out, weight_held_out, min_scale
+                )
+            else:  # the weight from the subsample, the factor from all the rows
+                _, tail_weight = fit_scale_and_tail_weight(
+                    held_out[rows], y_held_out[rows], weight_held_out[rows], min_scale
+                )
+                scale = fit_scale(held_out, y_held_out, weight_held_out, min_scale, tail_weight)
         else:
             # A fixed weight, or too few rows to tell a tail from a wide bulk.
             tail_weight = 0.0 if self.tail_weight == "auto" else float(self.tail_weight)
-        scale = fit_scale(held_out, y_held_out, weight_held_out, min_scale, tail_weight)
+            scale = fit_scale(held_out, y_held_out, weight_held_out, min_scale, tail_weight)
         if scale < 1.0:
             # Narrowing only as far as the training rows allow too. A few
             # hundred validation rows can miss the rare gross errors of
@@ -141,12 +146,11 @@ class ProbabilisticRegressorMixin(RegressorMixin):
             # validation rows, test NLL 3.7 -> 26, where the training rows ask
             # for no narrowing). Where the spread is too wide by construction
             # (the Monte Carlo networks) both ask for about the same factor.
-            training_idx = np.setdiff1d(np.arange(len(X)), validation_idx)
-            if len(training_idx) > MAX_TRAINING_CHECK_ROWS:
-                rng = np.random.RandomState(self._prediction_seed)
-                training_idx = np.sort(
-                    rng.choice(training_idx, MAX_TRAINING_CHECK_ROWS, replace=False)
-                )
+            training_idx = seeded_subsample(
+                np.setdiff1d(np.arange(len(X)), validation_idx),
+                MAX_TRAINING_CHECK_ROWS,
+                self._prediction_seed,
+            )
             training = self._fitted_scale(X, y_encoded, sample_weight, training_idx, tail_weight)
             scale = min(1.0, max(scale, training))
         self.calibration_scale_ = scale

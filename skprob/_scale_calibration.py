@@ -107,6 +107,35 @@ MAX_JOINT_ROWS = 10_000
 _TAIL_GUARD_ON = contextvars.ContextVar("skprob_tail_guard_on", default=True)
 
 
+def seeded_subsample(idx, max_rows, seed):
+    """``idx`` itself, or ``max_rows`` of its entries drawn with ``seed``, in ``idx``'s order.
+
+    Bounds the rows that a calibration step evaluates (the training rows'
+    check of the factor, the joint fit of the factor and the tail weight).
+
+    Parameters
+    ----------
+    idx : ndarray of shape (n,)
+        Row indices, in increasing order.
+    max_rows : int
+        The most rows to keep.
+    seed : int
+        Seed of the draw, so that refitting draws the same rows.
+
+    Returns
+    -------
+    idx : ndarray of shape (min(n, max_rows),)
+    """
+    if len(idx) <= max_rows:
+        return idx
+    return np.sort(np.random.RandomState(seed).choice(idx, max_rows, replace=False))
+
+
+def _row_weights(sample_weight, n_rows):
+    """The rows' weights as an array: ones when ``sample_weight`` is None."""
+    return np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight)
+
+
 @contextlib.contextmanager
 def tail_guard_off():
     """Within the block, every regressor predicts without its tail component.
@@ -170,7 +199,7 @@ def scaled_nll(dist, y, log_scale, sample_weight=None, min_scale=0.0, tail_weigh
     factor; ``inf`` where it is not finite.
     """
     log_density = with_tail(widen(dist, np.exp(log_scale), min_scale), tail_weight).logpdf(y)
-    weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight)
+    weights = _row_weights(sample_weight, len(y))
     with np.errstate(invalid="ignore"):
         nll = -np.sum(weights * log_density) / np.sum(weights)
     return float(nll) if np.isfinite(nll) else np.inf
@@ -331,7 +360,7 @@ def fit_tail_weight(dist, y, sample_weight=None):
     """
     guarded = dist.logpdf(y)
     tail = tail_of(dist).logpdf(y)
-    weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight)
+    weights = _row_weights(sample_weight, len(y))
 
     def nll(log_weight):
         log_density = np.logaddexp(np.log1p(-np.exp(log_weight)) + guarded, log_weight + tail)
