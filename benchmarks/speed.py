@@ -398,7 +398,7 @@ ENSEMBLE_SMALL = [  # (hidden_layer_sizes, batch_size, n): UCI-size networks and
 ]
 
 
-PREDICT_ROWS = [100, 1_000, 10_000, 100_000]
+PREDICT_ROWS = [32, 256, 1_000, 10_000, 100_000]
 
 
 def _fit_seconds(model, X, y, threads_seen=None):
