@@ -144,6 +144,10 @@ class BaseProbabilisticNetwork(BaseEstimator, metaclass=ABCMeta):
     }
 
     # ------------------------------------------------------------------ hooks
+    def _hidden_activations(self, sizes):
+        """One validated activation name per hidden layer of ``sizes``."""
+        return activations_per_layer(self.activation, sizes)
+
     @abstractmethod
     def _build_network(self, n_features):
         """Return a fresh ``ProbabilisticNetwork`` for ``n_features`` inputs."""

@@ -19,6 +19,19 @@ NETWORK_PARAMETERS = """\
         "silu", "leaky_relu", "softplus".
 """
 
+DROPOUT_NETWORK_PARAMETERS = """\
+    hidden_layer_sizes : array-like of shape (n_layers,), default=SIGNATURE
+        Width of each hidden layer.
+    activation : str or sequence of str, default=SIGNATURE
+        Activation after each hidden layer: one name for all layers, or one per
+        layer. Names: "relu", "tanh", "logistic", "identity", "gelu", "elu",
+        "silu", "leaky_relu", "softplus", and "auto": "relu" with one hidden
+        layer, "gelu" with more. Behind two or more relu layers the passes
+        agree beyond the data about as well as on it, so the epistemic
+        uncertainty does not grow away from the data; a smooth activation
+        keeps that growth (user guide, :ref:`mc_dropout`).
+"""
+
 TRAINING_PARAMETERS = """\
     alpha : float, default=SIGNATURE
         L2 penalty on the weight matrices: the training objective is the mean
@@ -165,6 +178,7 @@ VECTOR_TARGET_NOTES = """\
 
 _SECTIONS = {
     "{network_parameters}": NETWORK_PARAMETERS,
+    "{dropout_network_parameters}": DROPOUT_NETWORK_PARAMETERS,
     "{training_parameters}": TRAINING_PARAMETERS,
     "{fitted_attributes}": FITTED_ATTRIBUTES,
     "{vector_target_notes}": VECTOR_TARGET_NOTES,

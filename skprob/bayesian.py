@@ -7,7 +7,6 @@ from sklearn.utils._param_validation import Interval
 
 from skprob._base import (
     BaseProbabilisticNetwork,
-    activations_per_layer,
     hidden_layers,
 )
 from skprob._classification import ProbabilisticClassifierMixin
@@ -40,7 +39,7 @@ class _BaseBayesianMLP(BaseProbabilisticNetwork):
     def _build_trunk(self, n_features):
         sizes = hidden_layers(self.hidden_layer_sizes)
         return build_trunk(
-            n_features, sizes, activations_per_layer(self.activation, sizes), layer=self._layer()
+            n_features, sizes, self._hidden_activations(sizes), layer=self._layer()
         )
 
     def _divergence_causes(self):

@@ -7,7 +7,6 @@ from sklearn.utils._param_validation import Interval
 
 from skprob._base import (
     BaseProbabilisticNetwork,
-    activations_per_layer,
     hidden_layers,
 )
 from skprob._docstrings import fill_doc
@@ -143,7 +142,7 @@ class MixtureDensityRegressor(ProbabilisticRegressorMixin, BaseProbabilisticNetw
     def _build_network(self, n_features):
         sizes = hidden_layers(self.hidden_layer_sizes)
         trunk, width = build_trunk(
-            n_features, sizes, activations_per_layer(self.activation, sizes)
+            n_features, sizes, self._hidden_activations(sizes)
         )
         if self._n_outputs() == 1:
             head = MixtureDensityHead(width, self.n_components)

@@ -148,14 +148,14 @@ def _estimator(metadata, classes=None):
 
 def _meta_network(estimator, n_tensors):
     """The network the parameters and fitted attributes imply, built without memory."""
-    from skprob._base import activations_per_layer, hidden_layers
+    from skprob._base import hidden_layers
 
     name = type(estimator).__name__
     # An ensemble's architecture is its member's.
     template = estimator._template() if hasattr(estimator, "_template") else estimator
     try:
         sizes = hidden_layers(template.hidden_layer_sizes)
-        activations_per_layer(template.activation, sizes)
+        template._hidden_activations(sizes)
     except (ValueError, TypeError) as exc:
         raise UnsafeFileError(f"its {name} parameters are invalid: {exc}") from exc
     if len(sizes) >= n_tensors:  # every layer holds at least two tensors, plus the head's
