@@ -50,8 +50,9 @@ def _two_gaussians(n, seed):
 # Seeds 0-4 gave |x|=5 / inside ratios of 3.1-4.0 (dropout at its default
 # rate 0.05; 3.2-4.1 at 0.1) and 3.6-4.4 (Bayes; 4.6-5.3 when its posterior
 # stds started at 1e-3). Depth matters for
-# MC dropout: two hidden layers of 64 flatten its growth to at most ~2x (and
-# raise the in-between ratio), see the user guide.
+# MC dropout: behind two relu layers its growth flattens to at most ~2x (and
+# the in-between ratio rises), hence activation="auto" (gelu from two layers
+# on; see the test after the next and the user guide).
 GAP_MODELS = {
     DropoutMLPRegressor: {"max_iter": 300, "batch_size": 32},
     BayesianMLPRegressor: {"max_iter": 150, "batch_size": 32, "learning_rate_init": 1e-2},
