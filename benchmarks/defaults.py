@@ -89,8 +89,13 @@ def _warm_up(estimator_class):
         _WARM.add(estimator_class)
 
 
-def run_one(name, split, estimator_name, data_dir=DATA_DIR):
-    """Fit one estimator with its defaults on one split and score it on the test rows."""
+def run_one(name, split, estimator_name, data_dir=DATA_DIR, seed_offset=0):
+    """Fit one estimator with its defaults on one split and score it on the test rows.
+
+    ``random_state`` is ``split + seed_offset``: the recorded runs use offset 0,
+    a second run with another offset measures how much the seed alone moves a
+    cell (``--seed-offset``).
+    """
     import torch
     from sklearn.preprocessing import StandardScaler
 
@@ -103,8 +108,9 @@ def run_one(name, split, estimator_name, data_dir=DATA_DIR):
     X_train, y_train, X_test, y_test = load_split(name, split, data_dir, dequantise_integers=False)
     estimator_class = getattr(skprob, estimator_name)
     _warm_up(estimator_class)
-    model = make_pipeline(StandardScaler(), estimator_class(random_state=split))
-    record = {"dataset": name, "split": split, "estimator": estimator_name,
+    seed = split + seed_offset
+    model = make_pipeline(StandardScaler(), estimator_class(random_state=seed))
+    record = {"dataset": name, "split": split, "estimator": estimator_name, "seed": seed,
               "loadavg_1min": os.getloadavg()[0]}
     start = time.perf_counter()
     try:
@@ -476,8 +482,12 @@ def main(argv=None):
                         help="write the raw per-split records here (for a later --compare)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the records already in --json and fit only the missing ones")
-    parser.add_argument("--load", type=Path, default=None,
-                        help="report the records of an earlier --json instead of fitting")
+    parser.add_argument("--seed-offset", type=int, default=0,
+                        help="fit with random_state = split + SEED_OFFSET (default 0, the "
+                             "recorded runs); another offset measures the seed's own effect")
+    parser.add_argument("--load", type=Path, nargs="+", default=None,
+                        help="report the records of earlier --json files instead of fitting "
+                             "(several: pooled, e.g. two seeds per split)")
     parser.add_argument("--compare", type=Path, default=None, metavar="BEFORE.json",
                         help="also print BEFORE → this run, side by side")
     parser.add_argument("--ngboost", type=Path, default=RESULTS_DIR / "ngboost_defaults.json")
@@ -486,21 +496,27 @@ def main(argv=None):
 
     estimators = [SHORT_NAMES[e] for e in args.estimators]
     if args.load is not None:
-        records, runs = _read_results(args.load)
+        records, runs = [], []
+        for path in args.load:
+            more_records, more_runs = _read_results(path)
+            records += more_records
+            runs += more_runs
         records = [r for r in records
                    if r["dataset"] in args.datasets and r["estimator"] in estimators]
-        footer = f"Records of {args.load}: " + _describe_runs(runs)
+        footer = (f"Records of {', '.join(map(str, args.load))}: " + _describe_runs(runs))
     else:
         records, runs = [], []
         if args.resume and args.json is not None and args.json.exists():
             records, runs = _read_results(args.json)
-        done = {(r["dataset"], r["split"], r["estimator"]) for r in records}
+        # Records written before seeds were recorded used random_state = split.
+        done = {(r["dataset"], r.get("seed", r["split"]), r["estimator"]) for r in records}
         limits = _split_limits(args.max_splits)
         tasks = [(name, split, estimator) for name in args.datasets
                  for split in range(min(n_splits(name, args.data_dir),
                                         args.splits or math.inf,
                                         limits.get(name, math.inf)))
-                 for estimator in estimators if (name, split, estimator) not in done]
+                 for estimator in estimators
+                 if (name, split + args.seed_offset, estimator) not in done]
         run = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
                "loadavg_start": os.getloadavg(), "cpus": os.cpu_count(),
                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "n_jobs": args.n_jobs,
@@ -511,7 +527,7 @@ def main(argv=None):
               f"load average {run['loadavg_start'][0]:.2f}", flush=True)
         start = time.perf_counter()
         for record in Parallel(n_jobs=args.n_jobs, return_as="generator")(
-                delayed(run_one)(*task, args.data_dir) for task in tasks):
+                delayed(run_one)(*task, args.data_dir, args.seed_offset) for task in tasks):
             records.append(record)
             print(f"{record['dataset']} split {record['split']} {record['estimator']}: "
                   f"NLL {record['nll']:.3f}, fit {record['fit_seconds']:.1f} s", flush=True)
