@@ -19,18 +19,15 @@ NETWORK_PARAMETERS = """\
         "silu", "leaky_relu", "softplus".
 """
 
-DROPOUT_NETWORK_PARAMETERS = """\
-    hidden_layer_sizes : array-like of shape (n_layers,), default=SIGNATURE
-        Width of each hidden layer.
-    activation : str or sequence of str, default=SIGNATURE
-        Activation after each hidden layer: one name for all layers, or one per
-        layer. Names: "relu", "tanh", "logistic", "identity", "gelu", "elu",
-        "silu", "leaky_relu", "softplus", and "auto": "relu" with one hidden
-        layer, "gelu" with more. Behind two or more relu layers the passes
-        agree beyond the data about as well as on it, so the epistemic
-        uncertainty does not grow away from the data; a smooth activation
-        keeps that growth (user guide, :ref:`mc_dropout`).
-"""
+# The dropout networks' activation also takes "auto" (skprob/dropout.py).
+DROPOUT_NETWORK_PARAMETERS = NETWORK_PARAMETERS.replace(
+    '"leaky_relu", "softplus".\n',
+    '"leaky_relu", "softplus", and "auto": "relu" with one hidden\n'
+    "        layer, \"gelu\" with more. Behind two or more relu layers the passes\n"
+    "        agree beyond the data about as well as on it, so the epistemic\n"
+    "        uncertainty does not grow away from the data; a smooth activation\n"
+    "        keeps that growth (user guide, :ref:`mc_dropout`).\n",
+)
 
 TRAINING_PARAMETERS = """\
     alpha : float, default=SIGNATURE

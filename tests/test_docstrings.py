@@ -72,3 +72,11 @@ def test_fill_doc_writes_the_signature_default_of_each_class():
     assert '    device : {"cpu", "cuda", "auto"}, default="cuda"\n' in doc
     assert "SIGNATURE" not in doc
     assert _documented_parameters(_Toy)["tol"] == "float, default=0.0"
+
+
+@pytest.mark.parametrize("cls", [skprob.DropoutMLPRegressor, skprob.DropoutMLPClassifier])
+def test_dropout_networks_document_the_auto_activation(cls):
+    # DROPOUT_NETWORK_PARAMETERS is NETWORK_PARAMETERS with one sentence
+    # replaced; if the shared text changes, the replacement must follow.
+    assert '"softplus", and "auto": "relu" with one hidden\n        layer' in cls.__doc__
+    assert '"auto"' not in skprob.MixtureDensityRegressor.__doc__.split("alpha :")[0]
