@@ -252,7 +252,8 @@ def markdown_tables(summary, datasets, estimators):
     """The wide NLL table, one table per metric and the tuned-gap table."""
     datasets = [n for n in datasets if any((n, e) in summary for e in estimators)]
     columns = [*estimators, NGBOOST]
-    lines = ["Test NLL (nats, mean ± standard error over splits; lower is better)", ""]
+    lines = ["Test NLL (nats, mean ± standard error over fits, one per split and seed; "
+             "lower is better)", ""]
     rows = []
     for name in datasets:
         best = best_tuned(summary, name, list(SHORT_NAMES.values()))
@@ -260,7 +261,7 @@ def markdown_tables(summary, datasets, estimators):
             f"{_cell(summary, name, best, 'nll')} ({_short(best.replace(' tuned', ''))})")
         n = max(summary.get((name, e), {}).get("nll", (0, 0, 0))[2] for e in estimators)
         rows.append([name, str(n), *(_cell(summary, name, e, "nll") for e in columns), tuned])
-    lines += _table(["data set", "splits", *(LABELS[e] for e in columns),
+    lines += _table(["data set", "fits", *(LABELS[e] for e in columns),
                      "skprob tuned (best)"], rows)
     for metric, (title, _) in METRICS.items():
         if metric == "nll":

@@ -243,7 +243,7 @@ def test_defaults_main_fits_reports_and_compares(uci_dir, side_results, tmp_path
         assert record["split"] == 0 and not record["diverged"]
         assert all(math.isfinite(record[m]) for m in defaults.METRICS)
         assert 0 <= record["cov50"] <= record["cov90"] <= 1
-    header = next(line for line in out.splitlines() if line.startswith("| data set | splits"))
+    header = next(line for line in out.splitlines() if line.startswith("| data set | fits"))
     assert header.split("|")[3:-1] == [
         " MDN default ", " Dropout default ", " Bayes default ", " NGBoost default ",
         " skprob tuned (best) "]
@@ -272,6 +272,21 @@ def test_defaults_main_fits_reports_and_compares(uci_dir, side_results, tmp_path
     assert "1 default fits on 1 worker(s) (6 resumed)" in capsys.readouterr().out
     saved = json.loads(out_json.read_text())
     assert len(saved["records"]) == 7 and [r["n_fits"] for r in saved["meta"]["runs"]] == [6, 1]
+
+    # Another seed per split in a second file, then both pooled: two fits a cell.
+    other_json = tmp_path / "seed1000.json"
+    defaults.main([*common, "--datasets", "yacht", "--estimators", "mdn", "--splits", "1",
+                   "--seed-offset", "1000", "--json", str(other_json)])
+    capsys.readouterr()
+    (record,) = json.loads(other_json.read_text())["records"]
+    assert record["split"] == 0 and record["seed"] == 1000
+    (first,) = [r for r in saved["records"] if r["dataset"] == "yacht" and r["split"] == 0
+                and r["estimator"] == "MixtureDensityRegressor"]
+    assert record["nll"] != first["nll"]  # another initialisation, another fit
+    defaults.main([*common, "--datasets", "yacht", "--estimators", "mdn",
+                   "--load", str(out_json), str(other_json)])
+    out = capsys.readouterr().out
+    assert next(line for line in out.splitlines() if line.startswith("| yacht | 2 |"))
 
 
 def test_defaults_targets_on_known_summaries():
